@@ -1,0 +1,132 @@
+/// Percent-encoding as SigV4 defines it ("UriEncode" in AWS's SigV4 documentation):
+/// every byte except the unreserved `A-Z a-z 0-9 - . _ ~` becomes `%XY` with uppercase hex,
+/// a space is always `%20` (never `+`), and `/` is kept only in paths.
+public enum URIEncoding {
+    /// Encodes an S3 object path (or any path) once; `/` is kept.
+    public static func path(_ raw: some StringProtocol) -> String {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(raw.utf8.count + 16)
+        appendPath(raw.utf8, to: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+
+    /// Encodes a query name or value (or a path segment): `/` becomes `%2F`.
+    public static func component(_ raw: some StringProtocol) -> String {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(raw.utf8.count + 16)
+        appendComponent(raw.utf8, to: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+
+    /// Encodes query items in the order given (`name=value&...`, `name=` for an empty value).
+    public static func query(_ items: [QueryItem]) -> String {
+        var buffer: [UInt8] = []
+        for (index, item) in items.enumerated() {
+            if index > 0 { buffer.append(UInt8(ascii: "&")) }
+            appendComponent(item.name.utf8, to: &buffer)
+            buffer.append(UInt8(ascii: "="))
+            appendComponent(item.value.utf8, to: &buffer)
+        }
+        return String(decoding: buffer, as: UTF8.self)
+    }
+
+    /// Decodes `%XY` sequences; `+` is left alone (it is a plus sign in a path and in SigV4 queries).
+    /// Returns nil when a `%` is not followed by two hex digits or the result is not UTF-8.
+    public static func decode(_ encoded: some StringProtocol) -> String? {
+        var out: [UInt8] = []
+        out.reserveCapacity(encoded.utf8.count)
+        var iterator = encoded.utf8.makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "%") {
+                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+                    return nil
+                }
+                out.append(high << 4 | low)
+            } else {
+                out.append(byte)
+            }
+        }
+        return String(validating: out, as: UTF8.self)
+    }
+
+    @inline(__always)
+    static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    @inline(__always)
+    static func appendPath(_ bytes: some Sequence<UInt8>, to buffer: inout [UInt8]) {
+        for byte in bytes {
+            if isUnreserved(byte) || byte == UInt8(ascii: "/") {
+                buffer.append(byte)
+            } else {
+                appendEscape(byte, to: &buffer)
+            }
+        }
+    }
+
+    @inline(__always)
+    static func appendComponent(_ bytes: some Sequence<UInt8>, to buffer: inout [UInt8]) {
+        for byte in bytes {
+            if isUnreserved(byte) {
+                buffer.append(byte)
+            } else {
+                appendEscape(byte, to: &buffer)
+            }
+        }
+    }
+
+    @inline(__always)
+    static func appendEscape(_ byte: UInt8, to buffer: inout [UInt8]) {
+        buffer.append(UInt8(ascii: "%"))
+        buffer.append(upperHex(byte >> 4))
+        buffer.append(upperHex(byte & 0x0F))
+    }
+
+    @inline(__always)
+    static func upperHex(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") &+ nibble : UInt8(ascii: "A") &+ nibble &- 10
+    }
+
+    @inline(__always)
+    static func lowerHex(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") &+ nibble : UInt8(ascii: "a") &+ nibble &- 10
+    }
+
+    static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}
+
+/// One query parameter, not encoded. SigV4 encodes names and values itself.
+public struct QueryItem: Sendable, Hashable {
+    public var name: String
+    public var value: String
+
+    public init(_ name: String, _ value: String = "") {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// One request header as sent; repeated names are kept in order.
+public struct HeaderField: Sendable, Hashable {
+    public var name: String
+    public var value: String
+
+    public init(_ name: String, _ value: String) {
+        self.name = name
+        self.value = value
+    }
+}
