@@ -69,7 +69,9 @@ public struct SigV4Signer: Sendable {
         keepStages: Bool
     ) -> (signed: SignedHeaders, stages: SigningStages?) {
         let amzDate = time.amzDate
-        var added: [HeaderField] = [HeaderField("x-amz-date", amzDate)]
+        var added: [HeaderField] = []
+        added.reserveCapacity(4)
+        added.append(HeaderField("x-amz-date", amzDate))
         if sendsContentSHA256 { added.append(HeaderField("x-amz-content-sha256", payload.value)) }
         var unsignedToken: HeaderField?
         if let token = credentials.sessionToken {
@@ -80,56 +82,43 @@ public struct SigV4Signer: Sendable {
             }
         }
 
-        var canonical: [UInt8] = []
-        canonical.reserveCapacity(512)
-        var signedNames: [UInt8] = []
-        signedNames.reserveCapacity(96)
-        canonical.append(contentsOf: request.method.utf8)
-        canonical.append(UInt8(ascii: "\n"))
-        CanonicalRequest.writePath(request.path, rule: pathRule, to: &canonical)
-        canonical.append(UInt8(ascii: "\n"))
-        if !request.query.isEmpty {
-            var query = EncodedQuery(capacity: 128)
-            for item in request.query { query.append(item.name, item.value.utf8) }
-            query.writeCanonical(to: &canonical)
-        }
-        canonical.append(UInt8(ascii: "\n"))
-        CanonicalRequest.writeHeaders(
-            host: request.host,
-            headers: request.headers,
-            extra: added,
-            canonical: &canonical,
-            signedNames: &signedNames
+        var scratch = ScratchBuffer(capacity: 1024 + request.path.utf8.count * 3)
+        let (date, scope) = writeDateAndScope(time: time, into: &scratch)
+        let path = CanonicalRequest.writePath(request.path, rule: pathRule, into: &scratch)
+        var query = EncodedQuery(capacity: request.query.count)
+        for item in request.query { query.append(name: item.name, value: item.value, into: &scratch) }
+        query.sort(in: scratch)
+        let canonicalQuery = query.write(into: &scratch)
+        let headers = CanonicalRequest.writeHeaders(host: request.host, headers: request.headers, extra: added, into: &scratch)
+
+        let canonical = writeCanonicalRequest(
+            method: request.method,
+            path: path,
+            query: canonicalQuery,
+            headers: headers,
+            payload: payload,
+            into: &scratch
         )
-        canonical.append(UInt8(ascii: "\n"))
-        canonical.append(contentsOf: signedNames)
-        canonical.append(UInt8(ascii: "\n"))
-        canonical.append(contentsOf: payload.value.utf8)
+        let stringToSign = writeStringToSign(canonicalRequest: canonical, date: date, scope: scope, into: &scratch)
+        let signature = writeSignature(stringToSign: stringToSign, time: time, into: &scratch)
 
-        var stringToSign: [UInt8] = []
-        let signature = sign(canonicalRequest: canonical, time: time, stringToSign: &stringToSign)
-
-        var authorization: [UInt8] = []
-        authorization.reserveCapacity(256)
-        authorization.append(contentsOf: "AWS4-HMAC-SHA256 Credential=".utf8)
-        authorization.append(contentsOf: credentials.accessKeyId.utf8)
-        authorization.append(UInt8(ascii: "/"))
-        appendScope(time: time, to: &authorization)
-        authorization.append(contentsOf: ", SignedHeaders=".utf8)
-        authorization.append(contentsOf: signedNames)
-        authorization.append(contentsOf: ", Signature=".utf8)
-        authorization.append(contentsOf: signature)
+        let authorizationStart = scratch.count
+        scratch.append("AWS4-HMAC-SHA256 Credential=" as StaticString)
+        scratch.append(credentials.accessKeyId)
+        scratch.append(UInt8(ascii: "/"))
+        scratch.append(region: scope)
+        scratch.append(", SignedHeaders=" as StaticString)
+        scratch.append(region: headers.signedNames)
+        scratch.append(", Signature=" as StaticString)
+        scratch.append(region: signature)
 
         if let unsignedToken { added.append(unsignedToken) }
-        added.append(HeaderField("authorization", String(decoding: authorization, as: UTF8.self)))
-        let signatureString = String(decoding: signature, as: UTF8.self)
+        added.append(HeaderField("authorization", scratch.string(authorizationStart..<scratch.count)))
+        let signatureString = scratch.string(signature)
         let stages =
             keepStages
-            ? SigningStages(
-                canonicalRequest: String(decoding: canonical, as: UTF8.self),
-                stringToSign: String(decoding: stringToSign, as: UTF8.self),
-                signature: signatureString
-            ) : nil
+            ? SigningStages(canonicalRequest: scratch.string(canonical), stringToSign: scratch.string(stringToSign), signature: signatureString)
+            : nil
         return (SignedHeaders(fields: added, signature: signatureString), stages)
     }
 
@@ -172,124 +161,204 @@ public struct SigV4Signer: Sendable {
     ) throws(SigV4Error) -> (url: PresignedURL, stages: SigningStages?) {
         guard (1...Self.maximumExpiry).contains(expires) else { throw .expiresOutOfRange(expires) }
 
-        var canonical: [UInt8] = []
-        canonical.reserveCapacity(640)
-        var signedNames: [UInt8] = []
-        signedNames.reserveCapacity(32)
-
-        canonical.append(contentsOf: request.method.utf8)
-        canonical.append(UInt8(ascii: "\n"))
-        let pathStart = canonical.count
-        CanonicalRequest.writePath(request.path, rule: pathRule, to: &canonical)
-        let pathEnd = canonical.count
-        canonical.append(UInt8(ascii: "\n"))
-
-        // The headers come first so that X-Amz-SignedHeaders is known; they are appended after the query.
-        var headerBlock: [UInt8] = []
-        headerBlock.reserveCapacity(request.host.utf8.count + 16)
-        CanonicalRequest.writeHeaders(host: request.host, headers: request.headers, extra: [], canonical: &headerBlock, signedNames: &signedNames)
-
-        var query = EncodedQuery(capacity: 256 + (credentials.sessionToken?.utf8.count ?? 0) * 2)
-        for item in request.query { query.append(item.name, item.value.utf8) }
-        query.append("X-Amz-Algorithm", "AWS4-HMAC-SHA256".utf8)
-        var credential: [UInt8] = []
-        credential.reserveCapacity(96)
-        credential.append(contentsOf: credentials.accessKeyId.utf8)
-        credential.append(UInt8(ascii: "/"))
-        appendScope(time: time, to: &credential)
-        query.append("X-Amz-Credential", credential)
-        var amzDate: [UInt8] = []
-        amzDate.reserveCapacity(16)
-        time.appendAmzDate(to: &amzDate)
-        query.append("X-Amz-Date", amzDate)
-        query.append("X-Amz-Expires", String(expires).utf8)
-        query.append("X-Amz-SignedHeaders", signedNames)
-        if signsSessionToken, let token = credentials.sessionToken {
-            query.append("X-Amz-Security-Token", token.utf8)
-        }
-        query.writeCanonical(to: &canonical)
-        canonical.append(UInt8(ascii: "\n"))
-        canonical.append(contentsOf: headerBlock)
-        canonical.append(UInt8(ascii: "\n"))
-        canonical.append(contentsOf: signedNames)
-        canonical.append(UInt8(ascii: "\n"))
-        canonical.append(contentsOf: payload.value.utf8)
-
-        var stringToSign: [UInt8] = []
-        let signature = sign(canonicalRequest: canonical, time: time, stringToSign: &stringToSign)
-
-        var url: [UInt8] = []
-        url.reserveCapacity(scheme.utf8.count + request.host.utf8.count + (pathEnd - pathStart) + query.bytes.count + 160)
-        url.append(contentsOf: scheme.utf8)
-        url.append(contentsOf: "://".utf8)
-        url.append(contentsOf: request.host.utf8)
+        var scratch = ScratchBuffer(capacity: 1536 + (request.path.utf8.count + (credentials.sessionToken?.utf8.count ?? 0)) * 3)
+        let (date, scope) = writeDateAndScope(time: time, into: &scratch)
+        // The URL's prefix first: scheme://host
+        let prefixStart = scratch.count
+        scratch.append(scheme)
+        scratch.append("://" as StaticString)
+        scratch.append(request.host)
+        let prefix = prefixStart..<scratch.count
+        let path = CanonicalRequest.writePath(request.path, rule: pathRule, into: &scratch)
+        let wirePath: Range<Int>
         switch pathRule {
-        case .s3: url.append(contentsOf: canonical[pathStart..<pathEnd])
-        case .normalized: url.append(contentsOf: request.path.utf8)
+        case .s3:
+            wirePath = path
+        case .normalized:
+            let start = scratch.count
+            scratch.append(request.path)
+            wirePath = start..<scratch.count
         }
-        url.append(UInt8(ascii: "?"))
-        query.writeInOrder(to: &url)
-        if !signsSessionToken, let token = credentials.sessionToken {
-            url.append(contentsOf: "&X-Amz-Security-Token=".utf8)
-            URIEncoding.appendComponent(token.utf8, to: &url)
-        }
-        url.append(contentsOf: "&X-Amz-Signature=".utf8)
-        url.append(contentsOf: signature)
+        let headers = CanonicalRequest.writeHeaders(host: request.host, headers: request.headers, extra: [], into: &scratch)
 
-        let signatureString = String(decoding: signature, as: UTF8.self)
-        let presigned = PresignedURL(url: String(decoding: url, as: UTF8.self), signature: signatureString)
+        var query = EncodedQuery(capacity: request.query.count + 7)
+        for item in request.query { query.append(name: item.name, value: item.value, into: &scratch) }
+        query.appendVerbatim(name: "X-Amz-Algorithm", value: "AWS4-HMAC-SHA256", into: &scratch)
+        let credentialStart = scratch.count
+        scratch.append("X-Amz-Credential" as StaticString)
+        let credentialValue = scratch.count
+        scratch.appendEncoded(credentials.accessKeyId, keepSlash: false)
+        scratch.append("%2F" as StaticString)
+        scratch.appendEncoded(region: scope, keepSlash: false)
+        query.pairs.append((credentialStart..<credentialValue, credentialValue..<scratch.count))
+        query.append(name: "X-Amz-Date", verbatimRegion: date, into: &scratch)
+        let expiresStart = scratch.count
+        appendDecimal(expires, to: &scratch)
+        query.append(name: "X-Amz-Expires", verbatimRegion: expiresStart..<scratch.count, into: &scratch)
+        query.append(name: "X-Amz-SignedHeaders", valueRegion: headers.signedNames, into: &scratch)
+        if let token = credentials.sessionToken {
+            query.append(name: "X-Amz-Security-Token", value: token, into: &scratch)
+            if !signsSessionToken { query.pairs.removeLast() }
+        }
+        let urlQuery = query.write(into: &scratch)
+        let unsignedToken: Range<Int>
+        if !signsSessionToken, let token = credentials.sessionToken {
+            let start = scratch.count
+            scratch.append("&X-Amz-Security-Token=" as StaticString)
+            scratch.appendEncoded(token, keepSlash: false)
+            unsignedToken = start..<scratch.count
+        } else {
+            unsignedToken = scratch.count..<scratch.count
+        }
+        query.sort(in: scratch)
+        let canonicalQuery = query.write(into: &scratch)
+
+        let canonical = writeCanonicalRequest(
+            method: request.method,
+            path: path,
+            query: canonicalQuery,
+            headers: headers,
+            payload: payload,
+            into: &scratch
+        )
+        let stringToSign = writeStringToSign(canonicalRequest: canonical, date: date, scope: scope, into: &scratch)
+        let signature = writeSignature(stringToSign: stringToSign, time: time, into: &scratch)
+
+        let urlStart = scratch.count
+        scratch.append(region: prefix)
+        scratch.append(region: wirePath)
+        scratch.append(UInt8(ascii: "?"))
+        scratch.append(region: urlQuery)
+        scratch.append(region: unsignedToken)
+        scratch.append("&X-Amz-Signature=" as StaticString)
+        scratch.append(region: signature)
+        let presigned = PresignedURL(url: scratch.string(urlStart..<scratch.count))
         let stages =
             keepStages
             ? SigningStages(
-                canonicalRequest: String(decoding: canonical, as: UTF8.self),
-                stringToSign: String(decoding: stringToSign, as: UTF8.self),
-                signature: signatureString
+                canonicalRequest: scratch.string(canonical),
+                stringToSign: scratch.string(stringToSign),
+                signature: scratch.string(signature)
             ) : nil
         return (presigned, stages)
     }
 
     // MARK: Shared stages
 
-    /// `YYYYMMDD/region/service/aws4_request`
-    private func appendScope(time: SigningTime, to buffer: inout [UInt8]) {
-        time.appendDateStamp(to: &buffer)
-        buffer.append(UInt8(ascii: "/"))
-        buffer.append(contentsOf: region.utf8)
-        buffer.append(UInt8(ascii: "/"))
-        buffer.append(contentsOf: service.utf8)
-        buffer.append(contentsOf: "/aws4_request".utf8)
+    private func appendDecimal(_ value: Int, to scratch: inout ScratchBuffer) {
+        var divisor = 1
+        while divisor <= value / 10 { divisor *= 10 }
+        var remaining = value
+        while divisor > 0 {
+            scratch.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: remaining / divisor))
+            remaining %= divisor
+            divisor /= 10
+        }
     }
 
-    /// Hashes the canonical request into the string to sign (written to `stringToSign`) and returns the hex signature.
-    private func sign(canonicalRequest: [UInt8], time: SigningTime, stringToSign: inout [UInt8]) -> [UInt8] {
-        stringToSign.reserveCapacity(160)
-        stringToSign.append(contentsOf: "AWS4-HMAC-SHA256\n".utf8)
-        time.appendAmzDate(to: &stringToSign)
-        stringToSign.append(UInt8(ascii: "\n"))
-        appendScope(time: time, to: &stringToSign)
-        stringToSign.append(UInt8(ascii: "\n"))
-        let digest = SHA256.hash(data: canonicalRequest)
-        digest.withUnsafeBytes { Hex.append($0, to: &stringToSign) }
+    /// METHOD \n path \n query \n headers \n signed names \n payload
+    private func writeCanonicalRequest(
+        method: String,
+        path: Range<Int>,
+        query: Range<Int>,
+        headers: (canonical: Range<Int>, signedNames: Range<Int>),
+        payload: Payload,
+        into scratch: inout ScratchBuffer
+    ) -> Range<Int> {
+        let start = scratch.count
+        scratch.append(method)
+        scratch.append(UInt8(ascii: "\n"))
+        scratch.append(region: path)
+        scratch.append(UInt8(ascii: "\n"))
+        scratch.append(region: query)
+        scratch.append(UInt8(ascii: "\n"))
+        scratch.append(region: headers.canonical)
+        scratch.append(UInt8(ascii: "\n"))
+        scratch.append(region: headers.signedNames)
+        scratch.append(UInt8(ascii: "\n"))
+        switch payload {
+        case .unsigned: scratch.append("UNSIGNED-PAYLOAD" as StaticString)
+        case .sha256Hex(let hex): scratch.append(hex)
+        }
+        return start..<scratch.count
+    }
 
+    /// Writes `YYYYMMDDTHHMMSSZ` and then the credential scope `YYYYMMDD/region/service/aws4_request`, once per signing.
+    private func writeDateAndScope(time: SigningTime, into scratch: inout ScratchBuffer) -> (date: Range<Int>, scope: Range<Int>) {
+        let dateStart = scratch.count
+        time.appendAmzDate(to: &scratch)
+        let date = dateStart..<scratch.count
+        let scopeStart = scratch.count
+        scratch.append(region: dateStart..<(dateStart + 8))
+        scratch.append(UInt8(ascii: "/"))
+        scratch.append(region)
+        scratch.append(UInt8(ascii: "/"))
+        scratch.append(service)
+        scratch.append("/aws4_request" as StaticString)
+        return (date, scopeStart..<scratch.count)
+    }
+
+    /// AWS4-HMAC-SHA256 \n date \n scope \n hex(SHA256(canonical request))
+    private func writeStringToSign(canonicalRequest: Range<Int>, date: Range<Int>, scope: Range<Int>, into scratch: inout ScratchBuffer) -> Range<Int>
+    {
+        var hasher = SHA256()
+        scratch.withRegion(canonicalRequest) { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        let digest = hasher.finalize()
+        let start = scratch.count
+        scratch.append("AWS4-HMAC-SHA256\n" as StaticString)
+        scratch.append(region: date)
+        scratch.append(UInt8(ascii: "\n"))
+        scratch.append(region: scope)
+        scratch.append(UInt8(ascii: "\n"))
+        digest.withUnsafeBytes { scratch.appendHex($0) }
+        return start..<scratch.count
+    }
+
+    /// hex(HMAC-SHA256(signing key, string to sign)), from the cached inner and outer HMAC states.
+    private func writeSignature(stringToSign: Range<Int>, time: SigningTime, into scratch: inout ScratchBuffer) -> Range<Int> {
         let key = signingKey(time: time)
-        let mac = HMAC<SHA256>.authenticationCode(for: stringToSign, using: key)
-        var signature: [UInt8] = []
-        signature.reserveCapacity(64)
-        mac.withUnsafeBytes { Hex.append($0, to: &signature) }
-        return signature
+        var inner = key.inner
+        scratch.withRegion(stringToSign) { inner.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        let innerDigest = inner.finalize()
+        var outer = key.outer
+        innerDigest.withUnsafeBytes { outer.update(bufferPointer: $0) }
+        let mac = outer.finalize()
+        let start = scratch.count
+        mac.withUnsafeBytes { scratch.appendHex($0) }
+        return start..<scratch.count
     }
 
     /// kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request"), cached per day.
-    private func signingKey(time: SigningTime) -> SymmetricKey {
+    private func signingKey(time: SigningTime) -> SigningKey {
         keys.key(forDay: time.day) {
-            var dateStamp: [UInt8] = []
-            time.appendDateStamp(to: &dateStamp)
             let secret = SymmetricKey(data: Array("AWS4\(credentials.secretAccessKey)".utf8))
-            let kDate = HMAC<SHA256>.authenticationCode(for: dateStamp, using: secret)
+            let kDate = HMAC<SHA256>.authenticationCode(for: Array(time.dateStamp.utf8), using: secret)
             let kRegion = HMAC<SHA256>.authenticationCode(for: Array(region.utf8), using: SymmetricKey(data: kDate))
             let kService = HMAC<SHA256>.authenticationCode(for: Array(service.utf8), using: SymmetricKey(data: kRegion))
             let kSigning = HMAC<SHA256>.authenticationCode(for: Array("aws4_request".utf8), using: SymmetricKey(data: kService))
-            return SymmetricKey(data: kSigning)
+            return SigningKey(kSigning.withUnsafeBytes { Array($0) })
         }
+    }
+}
+
+/// A derived signing key kept as the two SHA-256 states HMAC starts from (key XOR ipad, key XOR opad),
+/// so each signature hashes only the string to sign and the inner digest.
+struct SigningKey: Sendable {
+    let inner: SHA256
+    let outer: SHA256
+
+    init(_ key: [UInt8]) {
+        var innerPad = [UInt8](repeating: 0x36, count: 64)
+        var outerPad = [UInt8](repeating: 0x5C, count: 64)
+        for (index, byte) in key.enumerated() where index < 64 {
+            innerPad[index] ^= byte
+            outerPad[index] ^= byte
+        }
+        var inner = SHA256()
+        inner.update(data: innerPad)
+        var outer = SHA256()
+        outer.update(data: outerPad)
+        self.inner = inner
+        self.outer = outer
     }
 }

@@ -6,9 +6,9 @@ import Synchronization
 /// A signer is bound to one secret, region and service, so the day is the only part of the
 /// (date, region, service, secret) tuple that changes: the four HMACs run once a day per signer.
 final class SigningKeyCache: Sendable {
-    private let entry = Mutex<(day: Int64, key: SymmetricKey)?>(nil)
+    private let entry = Mutex<(day: Int64, key: SigningKey)?>(nil)
 
-    func key(forDay day: Int64, derive: () -> SymmetricKey) -> SymmetricKey {
+    func key(forDay day: Int64, derive: () -> SigningKey) -> SigningKey {
         entry.withLock { entry in
             if let entry, entry.day == day { return entry.key }
             let key = derive()

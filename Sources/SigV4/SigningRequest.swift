@@ -48,12 +48,14 @@ public struct SignedHeaders: Sendable {
 public struct PresignedURL: Sendable, CustomStringConvertible {
     /// `scheme://host/path?query&X-Amz-...&X-Amz-Signature=...`
     public var url: String
-    public var signature: String
+
+    /// The hex signature: the last 64 characters of the URL.
+    public var signature: String { String(url.utf8.suffix(64)) ?? "" }
 
     /// The URL with its signature replaced, for logs: a presigned URL is a bearer credential.
     public var description: String {
         // The signature is always the last parameter.
-        String(url.dropLast(signature.utf8.count)) + "<redacted>"
+        String(url.utf8.dropLast(64)).map { $0 + "<redacted>" } ?? "<redacted>"
     }
 }
 

@@ -22,7 +22,7 @@ public struct SigningTime: Sendable, Hashable {
     var day: Int64 { secondsSince1970 >= 0 ? secondsSince1970 / 86_400 : (secondsSince1970 - 86_399) / 86_400 }
 
     /// Appends `YYYYMMDDTHHMMSSZ` (the `X-Amz-Date` form) to `buffer`.
-    func appendAmzDate(to buffer: inout [UInt8]) {
+    func appendAmzDate(to buffer: inout ScratchBuffer) {
         appendDateStamp(to: &buffer)
         let secondOfDay = Int(secondsSince1970 - day * 86_400)
         buffer.append(UInt8(ascii: "T"))
@@ -33,7 +33,7 @@ public struct SigningTime: Sendable, Hashable {
     }
 
     /// Appends `YYYYMMDD` (the credential-scope date) to `buffer`.
-    func appendDateStamp(to buffer: inout [UInt8]) {
+    func appendDateStamp(to buffer: inout ScratchBuffer) {
         let (year, month, dayOfMonth) = Self.civilDate(fromDays: day)
         append2(year / 100, to: &buffer)
         append2(year % 100, to: &buffer)
@@ -43,18 +43,16 @@ public struct SigningTime: Sendable, Hashable {
 
     /// `X-Amz-Date` as a string.
     public var amzDate: String {
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(16)
+        var buffer = ScratchBuffer(capacity: 16)
         appendAmzDate(to: &buffer)
-        return String(decoding: buffer, as: UTF8.self)
+        return buffer.string(0..<buffer.count)
     }
 
     /// The credential-scope date as a string.
     public var dateStamp: String {
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(8)
+        var buffer = ScratchBuffer(capacity: 16)
         appendDateStamp(to: &buffer)
-        return String(decoding: buffer, as: UTF8.self)
+        return buffer.string(0..<buffer.count)
     }
 
     /// Parses `YYYYMMDDTHHMMSSZ`; returns nil for anything else.
@@ -77,7 +75,7 @@ public struct SigningTime: Sendable, Hashable {
         self.secondsSince1970 = days * 86_400 + Int64(hour * 3600 + minute * 60 + second)
     }
 
-    private func append2(_ value: Int, to buffer: inout [UInt8]) {
+    private func append2(_ value: Int, to buffer: inout ScratchBuffer) {
         buffer.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value / 10))
         buffer.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value % 10))
     }

@@ -49,15 +49,15 @@ public enum URIEncoding {
         return String(validating: out, as: UTF8.self)
     }
 
+    /// `A-Z a-z 0-9 - . _ ~` as a 128-bit set: bit `b` of the pair is set when byte `b` is unreserved.
+    private static let unreservedLow: UInt64 = 0x03FF_6000_0000_0000  // '-' '.' '0'...'9'
+    private static let unreservedHigh: UInt64 = 0x47FF_FFFE_87FF_FFFE  // 'A'...'Z' '_' 'a'...'z' '~'
+
     @inline(__always)
     static func isUnreserved(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-            return true
-        default:
-            return false
-        }
+        if byte < 64 { return (unreservedLow >> UInt64(byte)) & 1 == 1 }
+        if byte < 128 { return (unreservedHigh >> UInt64(byte &- 64)) & 1 == 1 }
+        return false
     }
 
     @inline(__always)
@@ -89,14 +89,17 @@ public enum URIEncoding {
         buffer.append(upperHex(byte & 0x0F))
     }
 
+    private static let upperDigits: StaticString = "0123456789ABCDEF"
+    private static let lowerDigits: StaticString = "0123456789abcdef"
+
     @inline(__always)
     static func upperHex(_ nibble: UInt8) -> UInt8 {
-        nibble < 10 ? UInt8(ascii: "0") &+ nibble : UInt8(ascii: "A") &+ nibble &- 10
+        upperDigits.utf8Start[Int(nibble & 0x0F)]
     }
 
     @inline(__always)
     static func lowerHex(_ nibble: UInt8) -> UInt8 {
-        nibble < 10 ? UInt8(ascii: "0") &+ nibble : UInt8(ascii: "a") &+ nibble &- 10
+        lowerDigits.utf8Start[Int(nibble & 0x0F)]
     }
 
     static func hexValue(_ byte: UInt8) -> UInt8? {

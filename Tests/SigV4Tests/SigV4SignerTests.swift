@@ -120,14 +120,14 @@ struct SigV4SignerTests {
     @Test func signingKeyIsDerivedOncePerDay() {
         let cache = SigningKeyCache()
         var derivations = 0
-        let derive = { () -> SymmetricKey in
+        let derive = { () -> SigningKey in
             derivations += 1
-            return SymmetricKey(size: .bits256)
+            return SigningKey(Array(repeating: UInt8(derivations), count: 32))
         }
         let first = cache.key(forDay: 100, derive: derive)
         let again = cache.key(forDay: 100, derive: derive)
         #expect(derivations == 1)
-        #expect(first == again)
+        #expect(first.inner.finalize() == again.inner.finalize())
         _ = cache.key(forDay: 101, derive: derive)
         #expect(derivations == 2)
     }
