@@ -87,16 +87,17 @@ struct ScratchBuffer: ~Copyable {
     }
 
     private mutating func appendEncodedWithinCapacity(_ bytes: UnsafeBufferPointer<UInt8>, keepSlash: Bool) {
+        let out = base  // a local, so the loop does not reload the pointer after every store
         var position = count
         for byte in bytes {
             if URIEncoding.isUnreserved(byte) || (keepSlash && byte == UInt8(ascii: "/")) {
-                base[position] = byte
-                position += 1
+                out[position] = byte
+                position &+= 1
             } else {
-                base[position] = UInt8(ascii: "%")
-                base[position + 1] = URIEncoding.upperHex(byte >> 4)
-                base[position + 2] = URIEncoding.upperHex(byte & 0x0F)
-                position += 3
+                out[position] = UInt8(ascii: "%")
+                out[position &+ 1] = URIEncoding.upperHex(byte >> 4)
+                out[position &+ 2] = URIEncoding.upperHex(byte & 0x0F)
+                position &+= 3
             }
         }
         count = position
@@ -110,11 +111,12 @@ struct ScratchBuffer: ~Copyable {
     /// Appends `bytes` as lowercase hex.
     mutating func appendHex(_ bytes: UnsafeRawBufferPointer) {
         reserve(bytes.count * 2)
+        let out = base
         var position = count
         for byte in bytes {
-            base[position] = URIEncoding.lowerHex(byte >> 4)
-            base[position + 1] = URIEncoding.lowerHex(byte & 0x0F)
-            position += 2
+            out[position] = URIEncoding.lowerHex(byte >> 4)
+            out[position &+ 1] = URIEncoding.lowerHex(byte & 0x0F)
+            position &+= 2
         }
         count = position
     }
@@ -124,10 +126,13 @@ struct ScratchBuffer: ~Copyable {
         var string = string
         string.withUTF8 { bytes in
             reserve(bytes.count)
+            let out = base
+            var position = count
             for byte in bytes {
-                base[count] = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
-                count += 1
+                out[position] = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+                position &+= 1
             }
+            count = position
         }
     }
 

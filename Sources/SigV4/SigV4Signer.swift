@@ -87,20 +87,18 @@ public struct SigV4Signer: Sendable {
         let path = CanonicalRequest.writePath(request.path, rule: pathRule, into: &scratch)
         var query = EncodedQuery(capacity: request.query.count)
         for item in request.query { query.append(name: item.name, value: item.value, into: &scratch) }
-        query.sort(in: scratch)
-        let canonicalQuery = query.write(into: &scratch)
         let headers = CanonicalRequest.writeHeaders(host: request.host, headers: request.headers, extra: added, into: &scratch)
-
-        let canonical = writeCanonicalRequest(
+        let (canonical, stringToSign, signature) = writeStages(
             method: request.method,
             path: path,
-            query: canonicalQuery,
+            query: &query,
             headers: headers,
             payload: payload,
+            time: time,
+            date: date,
+            scope: scope,
             into: &scratch
         )
-        let stringToSign = writeStringToSign(canonicalRequest: canonical, date: date, scope: scope, into: &scratch)
-        let signature = writeSignature(stringToSign: stringToSign, time: time, into: &scratch)
 
         let authorizationStart = scratch.count
         scratch.append("AWS4-HMAC-SHA256 Credential=" as StaticString)
@@ -210,19 +208,17 @@ public struct SigV4Signer: Sendable {
         } else {
             unsignedToken = scratch.count..<scratch.count
         }
-        query.sort(in: scratch)
-        let canonicalQuery = query.write(into: &scratch)
-
-        let canonical = writeCanonicalRequest(
+        let (canonical, stringToSign, signature) = writeStages(
             method: request.method,
             path: path,
-            query: canonicalQuery,
+            query: &query,
             headers: headers,
             payload: payload,
+            time: time,
+            date: date,
+            scope: scope,
             into: &scratch
         )
-        let stringToSign = writeStringToSign(canonicalRequest: canonical, date: date, scope: scope, into: &scratch)
-        let signature = writeSignature(stringToSign: stringToSign, time: time, into: &scratch)
 
         let urlStart = scratch.count
         scratch.append(region: prefix)
@@ -254,6 +250,34 @@ public struct SigV4Signer: Sendable {
             remaining %= divisor
             divisor /= 10
         }
+    }
+
+    /// The three stages shared by header signing and presigning: canonical request (its query sorted here),
+    /// string to sign, signature. Returns their regions.
+    private func writeStages(
+        method: String,
+        path: Range<Int>,
+        query: inout EncodedQuery,
+        headers: (canonical: Range<Int>, signedNames: Range<Int>),
+        payload: Payload,
+        time: SigningTime,
+        date: Range<Int>,
+        scope: Range<Int>,
+        into scratch: inout ScratchBuffer
+    ) -> (canonical: Range<Int>, stringToSign: Range<Int>, signature: Range<Int>) {
+        query.sort(in: scratch)
+        let canonicalQuery = query.write(into: &scratch)
+        let canonical = writeCanonicalRequest(
+            method: method,
+            path: path,
+            query: canonicalQuery,
+            headers: headers,
+            payload: payload,
+            into: &scratch
+        )
+        let stringToSign = writeStringToSign(canonicalRequest: canonical, date: date, scope: scope, into: &scratch)
+        let signature = writeSignature(stringToSign: stringToSign, time: time, into: &scratch)
+        return (canonical, stringToSign, signature)
     }
 
     /// METHOD \n path \n query \n headers \n signed names \n payload
