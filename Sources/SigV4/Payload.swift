@@ -14,7 +14,9 @@ public enum Payload: Sendable, Hashable {
     public static func sha256(of bytes: some Sequence<UInt8>) -> Payload {
         var hasher = SHA256()
         hasher.update(data: Array(bytes))
-        return .sha256Hex(Hex.lowercase(hasher.finalize()))
+        var hex = ScratchBuffer(capacity: 64)
+        hasher.finalize().withUnsafeBytes { hex.appendHex($0) }
+        return .sha256Hex(hex.string(0..<hex.count))
     }
 
     /// The string that goes into the canonical request.
@@ -22,23 +24,6 @@ public enum Payload: Sendable, Hashable {
         switch self {
         case .unsigned: "UNSIGNED-PAYLOAD"
         case .sha256Hex(let hex): hex
-        }
-    }
-}
-
-enum Hex {
-    static func lowercase(_ bytes: some Sequence<UInt8>) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        append(bytes, to: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    @inline(__always)
-    static func append(_ bytes: some Sequence<UInt8>, to buffer: inout [UInt8]) {
-        for byte in bytes {
-            buffer.append(URIEncoding.lowerHex(byte >> 4))
-            buffer.append(URIEncoding.lowerHex(byte & 0x0F))
         }
     }
 }

@@ -68,10 +68,11 @@ public struct SigV4Signer: Sendable {
         sendsContentSHA256: Bool,
         keepStages: Bool
     ) -> (signed: SignedHeaders, stages: SigningStages?) {
-        let amzDate = time.amzDate
+        var scratch = ScratchBuffer(capacity: 1024 + request.path.utf8.count * 3)
+        let (date, scope) = writeDateAndScope(time: time, into: &scratch)
         var added: [HeaderField] = []
         added.reserveCapacity(4)
-        added.append(HeaderField("x-amz-date", amzDate))
+        added.append(HeaderField("x-amz-date", scratch.string(date)))
         if sendsContentSHA256 { added.append(HeaderField("x-amz-content-sha256", payload.value)) }
         var unsignedToken: HeaderField?
         if let token = credentials.sessionToken {
@@ -82,8 +83,6 @@ public struct SigV4Signer: Sendable {
             }
         }
 
-        var scratch = ScratchBuffer(capacity: 1024 + request.path.utf8.count * 3)
-        let (date, scope) = writeDateAndScope(time: time, into: &scratch)
         let path = CanonicalRequest.writePath(request.path, rule: pathRule, into: &scratch)
         var query = EncodedQuery(capacity: request.query.count)
         for item in request.query { query.append(name: item.name, value: item.value, into: &scratch) }
@@ -113,10 +112,7 @@ public struct SigV4Signer: Sendable {
         if let unsignedToken { added.append(unsignedToken) }
         added.append(HeaderField("authorization", scratch.string(authorizationStart..<scratch.count)))
         let signatureString = scratch.string(signature)
-        let stages =
-            keepStages
-            ? SigningStages(canonicalRequest: scratch.string(canonical), stringToSign: scratch.string(stringToSign), signature: signatureString)
-            : nil
+        let stages = keepStages ? scratch.stages(canonical, stringToSign, signature) : nil
         return (SignedHeaders(fields: added, signature: signatureString), stages)
     }
 
@@ -229,13 +225,7 @@ public struct SigV4Signer: Sendable {
         scratch.append("&X-Amz-Signature=" as StaticString)
         scratch.append(region: signature)
         let presigned = PresignedURL(url: scratch.string(urlStart..<scratch.count))
-        let stages =
-            keepStages
-            ? SigningStages(
-                canonicalRequest: scratch.string(canonical),
-                stringToSign: scratch.string(stringToSign),
-                signature: scratch.string(signature)
-            ) : nil
+        let stages = keepStages ? scratch.stages(canonical, stringToSign, signature) : nil
         return (presigned, stages)
     }
 
@@ -384,5 +374,11 @@ struct SigningKey: Sendable {
         outer.update(data: outerPad)
         self.inner = inner
         self.outer = outer
+    }
+}
+
+extension ScratchBuffer {
+    fileprivate func stages(_ canonical: Range<Int>, _ stringToSign: Range<Int>, _ signature: Range<Int>) -> SigningStages {
+        SigningStages(canonicalRequest: string(canonical), stringToSign: string(stringToSign), signature: string(signature))
     }
 }

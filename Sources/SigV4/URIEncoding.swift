@@ -4,30 +4,24 @@
 public enum URIEncoding {
     /// Encodes an S3 object path (or any path) once; `/` is kept.
     public static func path(_ raw: some StringProtocol) -> String {
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(raw.utf8.count + 16)
-        appendPath(raw.utf8, to: &buffer)
-        return String(decoding: buffer, as: UTF8.self)
+        var buffer = ScratchBuffer(capacity: raw.utf8.count * 3)
+        buffer.appendEncoded(String(raw), keepSlash: true)
+        return buffer.string(0..<buffer.count)
     }
 
     /// Encodes a query name or value (or a path segment): `/` becomes `%2F`.
     public static func component(_ raw: some StringProtocol) -> String {
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(raw.utf8.count + 16)
-        appendComponent(raw.utf8, to: &buffer)
-        return String(decoding: buffer, as: UTF8.self)
+        var buffer = ScratchBuffer(capacity: raw.utf8.count * 3)
+        buffer.appendEncoded(String(raw), keepSlash: false)
+        return buffer.string(0..<buffer.count)
     }
 
     /// Encodes query items in the order given (`name=value&...`, `name=` for an empty value).
     public static func query(_ items: [QueryItem]) -> String {
-        var buffer: [UInt8] = []
-        for (index, item) in items.enumerated() {
-            if index > 0 { buffer.append(UInt8(ascii: "&")) }
-            appendComponent(item.name.utf8, to: &buffer)
-            buffer.append(UInt8(ascii: "="))
-            appendComponent(item.value.utf8, to: &buffer)
-        }
-        return String(decoding: buffer, as: UTF8.self)
+        var buffer = ScratchBuffer(capacity: 256)
+        var query = EncodedQuery(capacity: items.count)
+        for item in items { query.append(name: item.name, value: item.value, into: &buffer) }
+        return buffer.string(query.write(into: &buffer))
     }
 
     /// Decodes `%XY` sequences; `+` is left alone (it is a plus sign in a path and in SigV4 queries).
@@ -58,35 +52,6 @@ public enum URIEncoding {
         if byte < 64 { return (unreservedLow >> UInt64(byte)) & 1 == 1 }
         if byte < 128 { return (unreservedHigh >> UInt64(byte &- 64)) & 1 == 1 }
         return false
-    }
-
-    @inline(__always)
-    static func appendPath(_ bytes: some Sequence<UInt8>, to buffer: inout [UInt8]) {
-        for byte in bytes {
-            if isUnreserved(byte) || byte == UInt8(ascii: "/") {
-                buffer.append(byte)
-            } else {
-                appendEscape(byte, to: &buffer)
-            }
-        }
-    }
-
-    @inline(__always)
-    static func appendComponent(_ bytes: some Sequence<UInt8>, to buffer: inout [UInt8]) {
-        for byte in bytes {
-            if isUnreserved(byte) {
-                buffer.append(byte)
-            } else {
-                appendEscape(byte, to: &buffer)
-            }
-        }
-    }
-
-    @inline(__always)
-    static func appendEscape(_ byte: UInt8, to buffer: inout [UInt8]) {
-        buffer.append(UInt8(ascii: "%"))
-        buffer.append(upperHex(byte >> 4))
-        buffer.append(upperHex(byte & 0x0F))
     }
 
     private static let upperDigits: StaticString = "0123456789ABCDEF"
