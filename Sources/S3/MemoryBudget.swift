@@ -1,0 +1,113 @@
+import Synchronization
+
+/// The bytes all uploads in the process may hold at once. A part buffer is acquired before it is
+/// filled and released when its upload ends; when the budget is spent, `acquire` waits, so the
+/// reader stops reading its socket — that wait is the backpressure. Waiters are served first come,
+/// first served, and a cancelled waiter leaves the queue without taking anything.
+public final class MemoryBudget: Sendable {
+    public let capacity: Int
+
+    private struct Waiter {
+        var id: UInt64
+        var bytes: Int
+        var continuation: CheckedContinuation<Void, any Error>
+    }
+
+    private struct State {
+        var inUse = 0
+        var highWaterMark = 0
+        var nextId: UInt64 = 0
+        var waiters: [Waiter] = []
+
+        /// Grants waiters at the head of the queue while they fit; returns the ones to resume.
+        mutating func grantWaiters() -> [CheckedContinuation<Void, any Error>] {
+            var granted: [CheckedContinuation<Void, any Error>] = []
+            while let first = waiters.first, inUse + first.bytes <= capacityForGrant {
+                waiters.removeFirst()
+                take(first.bytes)
+                granted.append(first.continuation)
+            }
+            return granted
+        }
+
+        mutating func take(_ bytes: Int) {
+            inUse += bytes
+            highWaterMark = max(highWaterMark, inUse)
+        }
+
+        var capacityForGrant = 0
+    }
+
+    private let state: Mutex<State>
+
+    public init(capacity: Int) {
+        self.capacity = capacity
+        var initial = State()
+        initial.capacityForGrant = capacity
+        self.state = Mutex(initial)
+    }
+
+    /// Takes `bytes` from the budget, waiting while it is spent. Throws `CancellationError` if the task is cancelled while waiting.
+    public func acquire(_ bytes: Int) async throws {
+        guard bytes > 0, bytes <= capacity else { throw MemoryBudgetError(requested: bytes, capacity: capacity) }
+        try Task.checkCancellation()
+        let id: UInt64? = state.withLock { state in
+            if state.waiters.isEmpty && state.inUse + bytes <= capacity {
+                state.take(bytes)
+                return nil
+            }
+            state.nextId += 1
+            return state.nextId
+        }
+        guard let id else { return }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let granted: [CheckedContinuation<Void, any Error>]? = state.withLock { state in
+                    if Task.isCancelled { return nil }
+                    state.waiters.append(Waiter(id: id, bytes: bytes, continuation: continuation))
+                    // A release may have happened between the first check and now.
+                    return state.grantWaiters()
+                }
+                guard let granted else {
+                    continuation.resume(throwing: CancellationError())
+                    return
+                }
+                for waiter in granted { waiter.resume() }
+            }
+        } onCancel: {
+            let cancelled: CheckedContinuation<Void, any Error>? = state.withLock { state in
+                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                let waiter = state.waiters.remove(at: index)
+                return waiter.continuation
+            }
+            cancelled?.resume(throwing: CancellationError())
+            // Removing a waiter from the head may let the next ones in.
+            let granted = state.withLock { $0.grantWaiters() }
+            for continuation in granted { continuation.resume() }
+        }
+    }
+
+    /// Gives `bytes` back and wakes the waiters that now fit.
+    public func release(_ bytes: Int) {
+        guard bytes > 0 else { return }
+        let granted = state.withLock { state in
+            assert(state.inUse >= bytes, "released more than was acquired")
+            state.inUse -= min(bytes, state.inUse)
+            return state.grantWaiters()
+        }
+        for continuation in granted { continuation.resume() }
+    }
+
+    /// Bytes held right now.
+    public var inUse: Int { state.withLock { $0.inUse } }
+
+    /// The most bytes ever held at once.
+    public var highWaterMark: Int { state.withLock { $0.highWaterMark } }
+}
+
+/// A request the budget can never satisfy: a part larger than the whole budget.
+public struct MemoryBudgetError: Error, Sendable, CustomStringConvertible {
+    public var requested: Int
+    public var capacity: Int
+    public var description: String { "a buffer of \(requested) bytes cannot fit the memory budget of \(capacity) bytes" }
+}

@@ -1,0 +1,214 @@
+import Crypto
+public import Logging
+public import NIOCore
+
+/// Lands a stream of bytes of unknown length in S3 with a hard ceiling on memory.
+///
+/// Each part buffer is acquired from the shared `MemoryBudget` before it is filled and released when
+/// its upload ends, whatever the outcome; at most `parallelParts` parts are in flight and the body is
+/// not read further until one finishes. A body shorter than one part is one PutObject. Every part's
+/// SHA-256 is signed, so S3 verifies each byte it stores; the SHA-256 of the whole object is returned
+/// for the caller to record.
+public struct MultipartUploader: Sendable {
+    public static let minimumPartSize = 5 * 1024 * 1024
+    public static let maximumParts = 10_000
+
+    public let budget: MemoryBudget
+    public let partSize: Int
+    public let parallelParts: Int
+    let logger: Logger
+
+    public init(budget: MemoryBudget, partSize: Int = 8 * 1024 * 1024, parallelParts: Int = 4, logger: Logger = Logger(label: "s3.upload")) {
+        self.budget = budget
+        self.partSize = max(partSize, Self.minimumPartSize)
+        self.parallelParts = max(1, parallelParts)
+        self.logger = logger
+    }
+
+    /// The part size for a body of `expectedLength` bytes: the configured size, grown (in whole MiB)
+    /// so that the body fits in 10,000 parts.
+    public func partSize(forExpectedLength expectedLength: Int?) -> Int {
+        guard let expectedLength, expectedLength > partSize * Self.maximumParts else { return partSize }
+        let mebibyte = 1024 * 1024
+        let needed = (expectedLength + Self.maximumParts - 1) / Self.maximumParts
+        return (needed + mebibyte - 1) / mebibyte * mebibyte
+    }
+
+    /// Uploads `body` to `key`. `expectedLength` is a hint that only sizes the parts.
+    public func upload<Body: AsyncSequence>(
+        _ body: Body,
+        to client: S3Client,
+        key: String,
+        options: S3ObjectOptions = S3ObjectOptions(),
+        expectedLength: Int? = nil
+    ) async throws -> UploadResult where Body.Element == ByteBuffer {
+        let partSize = partSize(forExpectedLength: expectedLength)
+        var reader = PartReader(iterator: body.makeAsyncIterator(), partSize: partSize, budget: budget)
+
+        guard let first = try await reader.nextPart() else {
+            // Zero bytes: one empty PutObject.
+            let stored = try await client.putObject(key: key, body: ByteBuffer(), options: options)
+            return UploadResult(etag: stored.etag, versionId: stored.versionId, size: 0, sha256: reader.checksum(), parts: 0)
+        }
+        if first.readableBytes < partSize {
+            // The whole body fitted in less than one part: one PutObject.
+            defer { budget.release(partSize) }
+            let stored = try await client.putObject(key: key, body: first, options: options)
+            return UploadResult(etag: stored.etag, versionId: stored.versionId, size: reader.size, sha256: reader.checksum(), parts: 0)
+        }
+
+        let uploadId: String
+        do {
+            uploadId = try await client.createMultipartUpload(key: key, options: options)
+        } catch {
+            budget.release(partSize)
+            throw error
+        }
+        do {
+            let parts = try await uploadParts(first: first, reader: &reader, client: client, key: key, uploadId: uploadId, partSize: partSize)
+            let stored = try await client.completeMultipartUpload(key: key, uploadId: uploadId, parts: parts)
+            return UploadResult(etag: stored.etag, versionId: stored.versionId, size: reader.size, sha256: reader.checksum(), parts: parts.count)
+        } catch {
+            // A courtesy, outside the cancelled task: under least privilege S3 denies it and the bucket's
+            // lifecycle rule (AbortIncompleteMultipartUpload) has to clean up.
+            let outcome = await Task { await client.abortMultipartUpload(key: key, uploadId: uploadId) }.value
+            switch outcome {
+            case .aborted:
+                logger.info("multipart upload aborted", metadata: ["key": "\(key)", "upload_id": "\(uploadId)"])
+            case .denied:
+                logger.warning(
+                    "multipart upload left incomplete: AbortMultipartUpload denied; the bucket needs an AbortIncompleteMultipartUpload lifecycle rule",
+                    metadata: ["key": "\(key)", "upload_id": "\(uploadId)"]
+                )
+            case .failed(let abortError):
+                logger.warning(
+                    "multipart upload left incomplete: abort failed",
+                    metadata: ["key": "\(key)", "upload_id": "\(uploadId)", "error": "\(abortError)"]
+                )
+            }
+            throw error
+        }
+    }
+
+    /// Uploads `first` and every further part, `parallelParts` at a time; the budget is released as each ends.
+    private func uploadParts<Iterator: AsyncIteratorProtocol>(
+        first: ByteBuffer,
+        reader: inout PartReader<Iterator>,
+        client: S3Client,
+        key: String,
+        uploadId: String,
+        partSize: Int
+    ) async throws -> [CompletedPart] where Iterator.Element == ByteBuffer {
+        try await withThrowingTaskGroup(of: CompletedPart.self) { group in
+            let budget = self.budget
+            func start(_ part: ByteBuffer, number: Int) {
+                group.addTask {
+                    defer { budget.release(partSize) }
+                    let etag = try await client.uploadPart(key: key, uploadId: uploadId, partNumber: number, body: part)
+                    return CompletedPart(partNumber: number, etag: etag)
+                }
+            }
+            var completed: [CompletedPart] = []
+            var number = 1
+            var inFlight = 1
+            start(first, number: number)
+            while true {
+                if inFlight >= parallelParts, let done = try await group.next() {
+                    completed.append(done)
+                    inFlight -= 1
+                }
+                guard let part = try await reader.nextPart() else { break }
+                number += 1
+                guard number <= Self.maximumParts else {
+                    budget.release(partSize)
+                    throw UploadError.tooManyParts(partSize: partSize)
+                }
+                start(part, number: number)
+                inFlight += 1
+            }
+            for try await done in group { completed.append(done) }
+            return completed
+        }
+    }
+}
+
+/// What the uploader stored.
+public struct UploadResult: Sendable, Hashable {
+    public var etag: String?
+    public var versionId: String?
+    public var size: Int
+    /// Lowercase hex SHA-256 of the whole object.
+    public var sha256: String
+    /// Parts used; 0 for a single PutObject.
+    public var parts: Int
+}
+
+public enum UploadError: Error, Sendable, Hashable, CustomStringConvertible {
+    case tooManyParts(partSize: Int)
+
+    public var description: String {
+        switch self {
+        case .tooManyParts(let partSize):
+            "the body needs more than 10,000 parts of \(partSize) bytes; raise part_size_bytes or send the length"
+        }
+    }
+}
+
+/// Fills part buffers from the body: the budget is acquired before a buffer is filled (so a spent
+/// budget stops the reading), and the whole object is hashed as it passes.
+struct PartReader<Iterator: AsyncIteratorProtocol> where Iterator.Element == ByteBuffer {
+    var iterator: Iterator
+    let partSize: Int
+    let budget: MemoryBudget
+    var carry: ByteBuffer?
+    var hasher = SHA256()
+    var size = 0
+    var finished = false
+
+    init(iterator: Iterator, partSize: Int, budget: MemoryBudget) {
+        self.iterator = iterator
+        self.partSize = partSize
+        self.budget = budget
+    }
+
+    /// The next part, holding `partSize` bytes of budget that the caller must release; nil at the end (nothing held).
+    mutating func nextPart() async throws -> ByteBuffer? {
+        if finished && carry == nil { return nil }
+        try await budget.acquire(partSize)
+        do {
+            var part = ByteBuffer()
+            part.reserveCapacity(partSize)
+            while part.readableBytes < partSize {
+                if var chunk = carry, chunk.readableBytes > 0 {
+                    let take = min(partSize - part.readableBytes, chunk.readableBytes)
+                    if let slice = chunk.readSlice(length: take) { part.writeImmutableBuffer(slice) }
+                    carry = chunk.readableBytes > 0 ? chunk : nil
+                    continue
+                }
+                carry = nil
+                guard !finished, let chunk = try await iterator.next() else {
+                    finished = true
+                    break
+                }
+                carry = chunk
+            }
+            if part.readableBytes == 0 {
+                budget.release(partSize)
+                return nil
+            }
+            part.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+            size += part.readableBytes
+            return part
+        } catch {
+            budget.release(partSize)
+            throw error
+        }
+    }
+
+    func checksum() -> String {
+        hasher.finalize().map { byte in
+            let digits = Array("0123456789abcdef")
+            return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
+        }.joined()
+    }
+}

@@ -1,0 +1,88 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import S3
+
+/// The real S3 servers `./scripts/test` starts, found through the environment it sets.
+struct TestServerMissing: Error, CustomStringConvertible {
+    var description: String
+}
+
+enum TestServers {
+    static let http = S3Client.makeHTTPClient()
+
+    static func environment(_ name: String) throws -> String {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            throw TestServerMissing(description: "\(name) is not set: run ./scripts/test, which starts the test servers")
+        }
+        return value
+    }
+
+    /// moto with IAM enforced; the least-privilege user's client for `rg-recordings` unless told otherwise.
+    static func moto(
+        bucket: String? = nil,
+        secret: String? = nil,
+        configuration: S3ClientConfiguration = S3ClientConfiguration()
+    ) throws -> S3Client {
+        let endpoint = try environment("RG_MOTO_ENDPOINT")
+        let host = String(endpoint.dropFirst("http://".count))
+        return S3Client(
+            endpoint: try S3Endpoint(host: host, scheme: .http, addressingStyle: .path),
+            bucket: try bucket ?? environment("RG_MOTO_BUCKET"),
+            credentials: Credentials(
+                accessKeyId: try environment("RG_MOTO_ACCESS_KEY"),
+                secretAccessKey: try secret ?? environment("RG_MOTO_SECRET_KEY")
+            ),
+            http: http,
+            configuration: configuration
+        )
+    }
+}
+
+/// A deterministic body of `length` bytes delivered in chunks, regenerable for byte-for-byte comparison.
+struct GeneratedBody: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let length: Int
+    let seed: UInt8
+    var chunkSize = 64 * 1024
+
+    static func byte(at offset: Int, seed: UInt8) -> UInt8 {
+        // Not periodic at part boundaries: mixes the offset's bytes.
+        UInt8(truncatingIfNeeded: offset &* 2_654_435_761 >> 13) ^ UInt8(truncatingIfNeeded: offset >> 20) ^ seed
+    }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let body: GeneratedBody
+        var offset = 0
+
+        mutating func next() async -> ByteBuffer? {
+            guard offset < body.length else { return nil }
+            let count = Swift.min(body.chunkSize, body.length - offset)
+            var buffer = ByteBuffer()
+            buffer.reserveCapacity(count)
+            let start = offset
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
+                for index in 0..<count { raw[index] = GeneratedBody.byte(at: start + index, seed: body.seed) }
+                return count
+            }
+            offset += count
+            return buffer
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(body: self) }
+
+    /// Reads `stream` and checks every byte against the generator; returns the number of bytes seen or the first mismatch.
+    static func compare(_ stream: HTTPClientResponse.Body, length: Int, seed: UInt8) async throws -> (bytes: Int, firstMismatch: Int?) {
+        var offset = 0
+        for try await chunk in stream {
+            let mismatch: Int? = chunk.withUnsafeReadableBytes { raw in
+                for index in 0..<raw.count where raw[index] != byte(at: offset + index, seed: seed) { return offset + index }
+                return nil
+            }
+            if let mismatch { return (offset, mismatch) }
+            offset += chunk.readableBytes
+        }
+        return (offset, nil)
+    }
+}
