@@ -14,6 +14,7 @@ public final class MemoryBudget: Sendable {
     }
 
     private struct State {
+        let capacity: Int
         var inUse = 0
         var highWaterMark = 0
         var nextId: UInt64 = 0
@@ -22,7 +23,7 @@ public final class MemoryBudget: Sendable {
         /// Grants waiters at the head of the queue while they fit; returns the ones to resume.
         mutating func grantWaiters() -> [CheckedContinuation<Void, any Error>] {
             var granted: [CheckedContinuation<Void, any Error>] = []
-            while let first = waiters.first, inUse + first.bytes <= capacityForGrant {
+            while let first = waiters.first, inUse + first.bytes <= capacity {
                 waiters.removeFirst()
                 take(first.bytes)
                 granted.append(first.continuation)
@@ -34,17 +35,13 @@ public final class MemoryBudget: Sendable {
             inUse += bytes
             highWaterMark = max(highWaterMark, inUse)
         }
-
-        var capacityForGrant = 0
     }
 
     private let state: Mutex<State>
 
     public init(capacity: Int) {
         self.capacity = capacity
-        var initial = State()
-        initial.capacityForGrant = capacity
-        self.state = Mutex(initial)
+        self.state = Mutex(State(capacity: capacity))
     }
 
     /// Takes `bytes` from the budget, waiting while it is spent. Throws `CancellationError` if the task is cancelled while waiting.
@@ -100,6 +97,9 @@ public final class MemoryBudget: Sendable {
 
     /// Bytes held right now.
     public var inUse: Int { state.withLock { $0.inUse } }
+
+    /// Readers waiting for room.
+    public var waiting: Int { state.withLock { $0.waiters.count } }
 
     /// The most bytes ever held at once.
     public var highWaterMark: Int { state.withLock { $0.highWaterMark } }

@@ -1,0 +1,85 @@
+import S3
+import Synchronization
+import Testing
+
+struct MemoryBudgetTests {
+    @Test func accountingIsExact() async throws {
+        let budget = MemoryBudget(capacity: 100)
+        try await budget.acquire(60)
+        try await budget.acquire(40)
+        #expect(budget.inUse == 100)
+        budget.release(60)
+        budget.release(40)
+        #expect(budget.inUse == 0)
+        #expect(budget.highWaterMark == 100)
+    }
+
+    @Test func aRequestLargerThanTheBudgetIsAnErrorNotAHang() async {
+        let budget = MemoryBudget(capacity: 10)
+        await #expect(throws: MemoryBudgetError.self) { try await budget.acquire(11) }
+        #expect(budget.inUse == 0)
+    }
+
+    @Test func waitersWaitWhileSpentAndAreServedInOrder() async throws {
+        let budget = MemoryBudget(capacity: 10)
+        try await budget.acquire(10)
+        let order = Recorder()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<3 {
+                group.addTask {
+                    try await budget.acquire(10)
+                    order.append(index)
+                    budget.release(10)
+                }
+                // Let each waiter queue before the next one.
+                while budget.waiting < index + 1 { await Task.yield() }
+            }
+            #expect(order.values.isEmpty)
+            budget.release(10)
+            try await group.waitForAll()
+        }
+        #expect(order.values == [0, 1, 2])
+        #expect(budget.inUse == 0)
+        #expect(budget.highWaterMark == 10)
+    }
+
+    @Test func aCancelledWaiterTakesNothingAndLetsOthersIn() async throws {
+        let budget = MemoryBudget(capacity: 10)
+        try await budget.acquire(8)
+        let cancelled = Task { try await budget.acquire(5) }
+        while budget.waiting < 1 { await Task.yield() }
+        let patient = Task { try await budget.acquire(2) }  // fits, but queues behind the first waiter
+        while budget.waiting < 2 { await Task.yield() }
+        cancelled.cancel()
+        await #expect(throws: CancellationError.self) { try await cancelled.value }
+        try await patient.value
+        #expect(budget.inUse == 10)
+        budget.release(10)
+        #expect(budget.inUse == 0)
+        #expect(budget.waiting == 0)
+    }
+
+    @Test func manyConcurrentUsersNeverExceedTheBudget() async throws {
+        let budget = MemoryBudget(capacity: 64)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    let bytes = index % 16 + 1
+                    try await budget.acquire(bytes)
+                    await Task.yield()
+                    budget.release(bytes)
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(budget.inUse == 0)
+        #expect(budget.highWaterMark <= 64)
+    }
+}
+
+/// Collects values appended from concurrent tasks.
+final class Recorder: Sendable {
+    private let storage = Mutex<[Int]>([])
+    func append(_ value: Int) { storage.withLock { $0.append(value) } }
+    var values: [Int] { storage.withLock { $0 } }
+}
