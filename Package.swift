@@ -61,7 +61,14 @@ let package = Package(
         ),
         .testTarget(
             name: "S3Tests",
-            dependencies: ["S3", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "S3",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway"], swiftSettings: swiftSettings),
