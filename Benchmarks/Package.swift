@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(path: ".."),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -24,7 +25,15 @@ let package = Package(
             ],
             path: "Benchmarks/SigV4Benchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        .executableTarget(
+            name: "UploadBenchmark",
+            dependencies: [
+                .product(name: "S3", package: mainPackage),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/UploadBenchmark"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

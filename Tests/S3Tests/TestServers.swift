@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import Foundation
 import NIOCore
 import S3
@@ -39,6 +40,19 @@ enum TestServers {
     }
 }
 
+extension TestServers {
+    /// `rclone serve s3`, which verifies SigV4 header signatures and presigned URLs.
+    static func rclone() throws -> S3Client {
+        let endpoint = try environment("RG_RCLONE_ENDPOINT")
+        return S3Client(
+            endpoint: try S3Endpoint(host: String(endpoint.dropFirst("http://".count)), scheme: .http, addressingStyle: .path),
+            bucket: try environment("RG_RCLONE_BUCKET"),
+            credentials: Credentials(accessKeyId: try environment("RG_RCLONE_ACCESS_KEY"), secretAccessKey: try environment("RG_RCLONE_SECRET_KEY")),
+            http: http
+        )
+    }
+}
+
 /// A deterministic body of `length` bytes delivered in chunks, regenerable for byte-for-byte comparison.
 struct GeneratedBody: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
@@ -72,17 +86,25 @@ struct GeneratedBody: AsyncSequence, Sendable {
 
     func makeAsyncIterator() -> AsyncIterator { AsyncIterator(body: self) }
 
-    /// Reads `stream` and checks every byte against the generator; returns the number of bytes seen or the first mismatch.
-    static func compare(_ stream: HTTPClientResponse.Body, length: Int, seed: UInt8) async throws -> (bytes: Int, firstMismatch: Int?) {
+    /// Reads `stream` and checks every byte against the generator; returns the bytes seen, the first mismatch and their SHA-256.
+    static func compare(
+        _ stream: HTTPClientResponse.Body,
+        length: Int,
+        seed: UInt8
+    ) async throws -> (
+        bytes: Int, firstMismatch: Int?, sha256: String
+    ) {
         var offset = 0
+        var hasher = SHA256()
         for try await chunk in stream {
+            chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
             let mismatch: Int? = chunk.withUnsafeReadableBytes { raw in
                 for index in 0..<raw.count where raw[index] != byte(at: offset + index, seed: seed) { return offset + index }
                 return nil
             }
-            if let mismatch { return (offset, mismatch) }
+            if let mismatch { return (offset, mismatch, "") }
             offset += chunk.readableBytes
         }
-        return (offset, nil)
+        return (offset, nil, hasher.finalize().map { String(format: "%02x", $0) }.joined())
     }
 }
