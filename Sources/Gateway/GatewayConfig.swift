@@ -1,4 +1,5 @@
 import Foundation
+import S3
 
 /// The gateway's configuration file (`config.example.json` documents every key).
 /// Keys are snake_case; every key is optional and falls back to the default shown in the example.
@@ -70,8 +71,9 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
             throw ConfigError("part_size_bytes must be at least 5 MiB (5242880): S3 refuses smaller parts")
         }
         guard parallelParts >= 1 else { throw ConfigError("parallel_parts must be at least 1") }
-        guard memoryBudgetBytes >= partSizeBytes else {
-            throw ConfigError("memory_budget_bytes must hold at least one part (part_size_bytes)")
+        let charge = MultipartUploader.bufferCharge(forPartSize: partSizeBytes)
+        guard memoryBudgetBytes >= charge else {
+            throw ConfigError("memory_budget_bytes must hold at least one part buffer (\(charge) bytes for part_size_bytes \(partSizeBytes))")
         }
         guard ["text", "json"].contains(logFormat) else { throw ConfigError("log_format must be \"text\" or \"json\"") }
     }

@@ -34,6 +34,14 @@ public struct MultipartUploader: Sendable {
         return (needed + mebibyte - 1) / mebibyte * mebibyte
     }
 
+    /// The bytes a part buffer really occupies, which is what the budget is charged: NIO allocates
+    /// ByteBuffer storage in powers of two, so a 5 MiB part holds 8 MiB. Part sizes that are powers of
+    /// two (the 8 MiB default) waste nothing.
+    public static func bufferCharge(forPartSize partSize: Int) -> Int {
+        guard partSize > 1 else { return 1 }
+        return 1 << (Int.bitWidth - (partSize - 1).leadingZeroBitCount)
+    }
+
     /// Uploads `body` to `key`. `expectedLength` is a hint that only sizes the parts.
     public func upload<Body: AsyncSequence>(
         _ body: Body,
@@ -43,7 +51,8 @@ public struct MultipartUploader: Sendable {
         expectedLength: Int? = nil
     ) async throws -> UploadResult where Body.Element == ByteBuffer {
         let partSize = partSize(forExpectedLength: expectedLength)
-        var reader = PartReader(iterator: body.makeAsyncIterator(), partSize: partSize, budget: budget)
+        let charge = Self.bufferCharge(forPartSize: partSize)
+        var reader = PartReader(iterator: body.makeAsyncIterator(), partSize: partSize, charge: charge, budget: budget)
 
         guard let first = try await reader.nextPart() else {
             // Zero bytes: one empty PutObject.
@@ -52,7 +61,7 @@ public struct MultipartUploader: Sendable {
         }
         if first.readableBytes < partSize {
             // The whole body fitted in less than one part: one PutObject.
-            defer { budget.release(partSize) }
+            defer { budget.release(charge) }
             let stored = try await client.putObject(key: key, body: first, options: options)
             return UploadResult(etag: stored.etag, versionId: stored.versionId, size: reader.size, sha256: reader.checksum(), parts: 0)
         }
@@ -61,11 +70,11 @@ public struct MultipartUploader: Sendable {
         do {
             uploadId = try await client.createMultipartUpload(key: key, options: options)
         } catch {
-            budget.release(partSize)
+            budget.release(charge)
             throw error
         }
         do {
-            let parts = try await uploadParts(first: first, reader: &reader, client: client, key: key, uploadId: uploadId, partSize: partSize)
+            let parts = try await uploadParts(first: first, reader: &reader, client: client, key: key, uploadId: uploadId, charge: charge)
             let stored = try await client.completeMultipartUpload(key: key, uploadId: uploadId, parts: parts)
             return UploadResult(etag: stored.etag, versionId: stored.versionId, size: reader.size, sha256: reader.checksum(), parts: parts.count)
         } catch {
@@ -97,13 +106,13 @@ public struct MultipartUploader: Sendable {
         client: S3Client,
         key: String,
         uploadId: String,
-        partSize: Int
+        charge: Int
     ) async throws -> [CompletedPart] where Iterator.Element == ByteBuffer {
         try await withThrowingTaskGroup(of: CompletedPart.self) { group in
             let budget = self.budget
             func start(_ part: ByteBuffer, number: Int) {
                 group.addTask {
-                    defer { budget.release(partSize) }
+                    defer { budget.release(charge) }
                     let etag = try await client.uploadPart(key: key, uploadId: uploadId, partNumber: number, body: part)
                     return CompletedPart(partNumber: number, etag: etag)
                 }
@@ -120,8 +129,8 @@ public struct MultipartUploader: Sendable {
                 guard let part = try await reader.nextPart() else { break }
                 number += 1
                 guard number <= Self.maximumParts else {
-                    budget.release(partSize)
-                    throw UploadError.tooManyParts(partSize: partSize)
+                    budget.release(charge)
+                    throw UploadError.tooManyParts(partSize: part.readableBytes)
                 }
                 start(part, number: number)
                 inFlight += 1
@@ -159,22 +168,25 @@ public enum UploadError: Error, Sendable, Hashable, CustomStringConvertible {
 struct PartReader<Iterator: AsyncIteratorProtocol> where Iterator.Element == ByteBuffer {
     var iterator: Iterator
     let partSize: Int
+    /// What one buffer is charged to the budget (its real allocation).
+    let charge: Int
     let budget: MemoryBudget
     var carry: ByteBuffer?
     var hasher = SHA256()
     var size = 0
     var finished = false
 
-    init(iterator: Iterator, partSize: Int, budget: MemoryBudget) {
+    init(iterator: Iterator, partSize: Int, charge: Int, budget: MemoryBudget) {
         self.iterator = iterator
         self.partSize = partSize
+        self.charge = charge
         self.budget = budget
     }
 
-    /// The next part, holding `partSize` bytes of budget that the caller must release; nil at the end (nothing held).
+    /// The next part, holding `charge` bytes of budget that the caller must release; nil at the end (nothing held).
     mutating func nextPart() async throws -> ByteBuffer? {
         if finished && carry == nil { return nil }
-        try await budget.acquire(partSize)
+        try await budget.acquire(charge)
         do {
             var part = ByteBuffer()
             part.reserveCapacity(partSize)
@@ -193,14 +205,14 @@ struct PartReader<Iterator: AsyncIteratorProtocol> where Iterator.Element == Byt
                 carry = chunk
             }
             if part.readableBytes == 0 {
-                budget.release(partSize)
+                budget.release(charge)
                 return nil
             }
             part.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
             size += part.readableBytes
             return part
         } catch {
-            budget.release(partSize)
+            budget.release(charge)
             throw error
         }
     }

@@ -1,3 +1,4 @@
+import NIOCore
 import Testing
 
 @testable import S3
@@ -45,5 +46,17 @@ struct S3ObjectOptionsTests {
             ]
         )
         #expect(S3ObjectOptions(serverSideEncryption: .aes256).headers == [HeaderField("x-amz-server-side-encryption", "AES256")])
+    }
+}
+
+struct BufferChargeTests {
+    /// The budget is charged what NIO really allocates for a part buffer.
+    @Test func chargeIsTheAllocatedPowerOfTwo() {
+        #expect(MultipartUploader.bufferCharge(forPartSize: 8 * 1024 * 1024) == 8 * 1024 * 1024)
+        #expect(MultipartUploader.bufferCharge(forPartSize: 5 * 1024 * 1024) == 8 * 1024 * 1024)
+        #expect(MultipartUploader.bufferCharge(forPartSize: 8 * 1024 * 1024 + 1) == 16 * 1024 * 1024)
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(5 * 1024 * 1024)
+        #expect(buffer.capacity == MultipartUploader.bufferCharge(forPartSize: 5 * 1024 * 1024))
     }
 }
