@@ -153,6 +153,20 @@ struct FaultInjectionTests {
         #expect(fixture.double.requests == ["PutObject"])
     }
 
+    @Test func permanentRedirectNamesTheRegionFromItsHeader() async throws {
+        let fixture = try await Fixture()
+        fixture.double.inject(.permanentRedirect(region: "ap-southeast-2"), into: "HeadObject")
+        do {
+            _ = try await fixture.client.headObject(key: "anything.mp3")
+            Issue.record("expected a region error")
+        } catch {
+            #expect(error.status == 301)
+            #expect(error.isRegionMismatch)
+            #expect(error.isAccountProblem)
+            #expect(error.description.contains("ap-southeast-2"))
+        }
+    }
+
     @Test func cancellingAnUploadStopsReadingAndReleasesEveryBuffer() async throws {
         let fixture = try await Fixture()
         let budget = MemoryBudget(capacity: 64 * Self.mebibyte)

@@ -25,6 +25,8 @@ final class S3Double: Sendable {
         case errorDocumentWith200(code: String)
         /// Answer 400 AuthorizationHeaderMalformed naming the bucket's real region.
         case wrongRegion(String)
+        /// Answer 301 PermanentRedirect with `x-amz-bucket-region` (what S3 says to a request sent to the wrong regional host).
+        case permanentRedirect(region: String)
     }
 
     struct Stored: Sendable {
@@ -286,6 +288,12 @@ final class S3DoubleHandler: ChannelInboundHandler, @unchecked Sendable {
                     "<Error><Code>AuthorizationHeaderMalformed</Code><Message>the region 'us-east-1' is wrong; expecting '\(region)'</Message><Region>\(region)</Region></Error>"
                 )
                 answer.status = .badRequest
+            case .permanentRedirect(let region):
+                answer = S3Double.xml(
+                    "<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access must be addressed using the specified endpoint.</Message><Endpoint>bucket.s3.\(region).amazonaws.com</Endpoint></Error>"
+                )
+                answer.status = .movedPermanently
+                answer.headers.append(("x-amz-bucket-region", region))
             case .delay(let milliseconds):
                 let served = double.serve(head: head, body: body, operation: operation, query: query, now: Date())
                 let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
