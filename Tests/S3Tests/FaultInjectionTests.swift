@@ -34,8 +34,13 @@ struct FaultInjectionTests {
         }
     }
 
-    func upload(_ size: Int, key: String, with fixture: Fixture, seed: UInt8 = 7) async throws -> UploadResult {
-        let uploader = MultipartUploader(budget: MemoryBudget(capacity: 64 * Self.mebibyte), partSize: 8 * Self.mebibyte, parallelParts: 4)
+    func upload(_ size: Int, key: String, with fixture: Fixture, seed: UInt8 = 7, log: CapturedLog = CapturedLog()) async throws -> UploadResult {
+        let uploader = MultipartUploader(
+            budget: MemoryBudget(capacity: 64 * Self.mebibyte),
+            partSize: 8 * Self.mebibyte,
+            parallelParts: 4,
+            logger: log.logger
+        )
         return try await uploader.upload(GeneratedBody(length: size, seed: seed), to: fixture.client, key: key)
     }
 
@@ -96,8 +101,9 @@ struct FaultInjectionTests {
     @Test func completeAnswering200WithAPermanentErrorFailsAndTriesAbort() async throws {
         let fixture = try await Fixture()
         fixture.double.inject(.errorDocumentWith200(code: "InvalidPart"), into: "CompleteMultipartUpload")
+        let log = CapturedLog()
         do {
-            _ = try await upload(8 * Self.mebibyte + 1, key: "invalid.mp3", with: fixture)
+            _ = try await upload(8 * Self.mebibyte + 1, key: "invalid.mp3", with: fixture, log: log)
             Issue.record("a 200 carrying an <Error> document was taken as success")
         } catch let error as S3Error {
             #expect(error.code == "InvalidPart")
@@ -105,6 +111,8 @@ struct FaultInjectionTests {
         }
         #expect(fixture.double.requests.suffix(2) == ["CompleteMultipartUpload", "AbortMultipartUpload"])
         #expect(fixture.double.object("invalid.mp3") == nil)
+        // The double denies Abort, as least privilege does: the upload id is logged for the operator.
+        #expect(log.all.contains { $0.contains("AbortIncompleteMultipartUpload") && $0.contains("upload_id=upload-1") })
     }
 
     @Test func clockSkewIsCorrectedFromTheServersDate() async throws {
