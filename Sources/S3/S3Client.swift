@@ -295,6 +295,8 @@ public struct S3Client: Sendable {
                     )
                     continue
                 }
+                // A cancelled caller (the client went away) gets no retries.
+                if Task.isCancelled { throw S3Error.transport("Cancelled", "the request was cancelled", operation: operation) }
                 guard error.isRetryable, configuration.retry.allowsAttempt(after: attemptNumber) else { throw error }
                 let timedOut = error.code == "Timeout"
                 guard budget.withdraw(afterTimeout: timedOut) else {

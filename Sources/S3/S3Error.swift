@@ -49,7 +49,7 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// Worth trying again: throttling, S3's own failures, and the network.
     public var isRetryable: Bool {
-        if kind == .transport { return true }
+        if kind == .transport { return code != "Cancelled" }
         switch code {
         case "SlowDown", "InternalError", "RequestTimeout", "ServiceUnavailable", "RequestTimeTooSkewed", "Throttling",
             "ThrottlingException", "RequestLimitExceeded":

@@ -189,6 +189,7 @@ struct FaultInjectionTests {
         continuation.finish()
         #expect(budget.inUse == 0)
         #expect(fixture.double.requests.last == "AbortMultipartUpload")
+        #expect(fixture.sleeps.value == 0, "a cancelled upload was retried")
         #expect(fixture.double.object("cancelled.mp3") == nil)
     }
 
