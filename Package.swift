@@ -49,6 +49,7 @@ let package = Package(
             name: "recording-gateway",
             dependencies: [
                 "Gateway",
+                "S3",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

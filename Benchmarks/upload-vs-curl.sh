@@ -11,6 +11,7 @@ pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
+[ -x /usr/bin/time ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time; } >/dev/null
 swift build -c release --product UploadBenchmark >/dev/null
 bin=$(swift build -c release --show-bin-path)/UploadBenchmark
 
@@ -28,9 +29,9 @@ cat "$work/body" >/dev/null  # in the page cache for both
 echo "body: $size_mib MiB; rclone serve s3 at $endpoint (data in $work/data)"
 for round in $(seq 1 "$rounds"); do
   url=$("$bin" presign-put "$endpoint" bench "curl-$round.bin")
-  curl_out=$(curl --silent --show-error --output /dev/null --write-out '%{http_code} %{time_total} %{speed_upload}' -T "$work/body" "$url")
-  read -r code seconds speed <<<"$curl_out"
-  printf 'round %d curl -T:  HTTP %s, %.2f s = %.1f MiB/s\n' "$round" "$code" "$seconds" "$(python3 -c "print($speed/1048576)")"
+  curl_out=$( { /usr/bin/time -f '%U %S' curl --silent --show-error --output /dev/null --write-out '%{http_code} %{time_total} %{speed_upload} ' -T "$work/body" "$url"; } 2>&1 | tr '\n' ' ')
+  read -r code seconds speed cpu_user cpu_sys <<<"$curl_out"
+  printf 'round %d curl -T:  HTTP %s, %.2f s = %.1f MiB/s (CPU %.2f s)\n' "$round" "$code" "$seconds" "$(python3 -c "print($speed/1048576)")" "$(python3 -c "print($cpu_user+$cpu_sys)")"
   rm -f "$work/data/bench/curl-$round.bin"
   printf 'round %d ' "$round"
   "$bin" upload "$endpoint" bench "uploader-$round.bin" "$work/body" 64 8 4

@@ -7,8 +7,8 @@ public import NIOCore
 /// Each part buffer is acquired from the shared `MemoryBudget` before it is filled and released when
 /// its upload ends, whatever the outcome; at most `parallelParts` parts are in flight and the body is
 /// not read further until one finishes. A body shorter than one part is one PutObject. Every part's
-/// SHA-256 is signed, so S3 verifies each byte it stores; the SHA-256 of the whole object is returned
-/// for the caller to record.
+/// SHA-256 is signed, so S3 verifies each byte it stores, and the same digests make the object's
+/// checksum (`ObjectChecksum`) for the caller to record: each byte is hashed once.
 public struct MultipartUploader: Sendable {
     public static let minimumPartSize = 5 * 1024 * 1024
     public static let maximumParts = 10_000
@@ -56,14 +56,22 @@ public struct MultipartUploader: Sendable {
 
         guard let first = try await reader.nextPart() else {
             // Zero bytes: one empty PutObject.
-            let stored = try await client.putObject(key: key, body: ByteBuffer(), options: options)
-            return UploadResult(etag: stored.etag, versionId: stored.versionId, size: 0, sha256: reader.checksum(), parts: 0)
+            let (digest, payload) = ObjectChecksum.sha256(ByteBuffer().readableBytesView)
+            let stored = try await client.putObject(key: key, body: ByteBuffer(), options: options, sha256: payload)
+            return UploadResult(etag: stored.etag, versionId: stored.versionId, size: 0, checksum: ObjectChecksum.single(digest), parts: 0)
         }
         if first.readableBytes < partSize {
             // The whole body fitted in less than one part: one PutObject.
             defer { budget.release(charge) }
-            let stored = try await client.putObject(key: key, body: first, options: options)
-            return UploadResult(etag: stored.etag, versionId: stored.versionId, size: reader.size, sha256: reader.checksum(), parts: 0)
+            let (digest, payload) = ObjectChecksum.sha256(first.readableBytesView)
+            let stored = try await client.putObject(key: key, body: first, options: options, sha256: payload)
+            return UploadResult(
+                etag: stored.etag,
+                versionId: stored.versionId,
+                size: reader.size,
+                checksum: ObjectChecksum.single(digest),
+                parts: 0
+            )
         }
 
         let uploadId: String
@@ -75,8 +83,15 @@ public struct MultipartUploader: Sendable {
         }
         do {
             let parts = try await uploadParts(first: first, reader: &reader, client: client, key: key, uploadId: uploadId, charge: charge)
-            let stored = try await client.completeMultipartUpload(key: key, uploadId: uploadId, parts: parts)
-            return UploadResult(etag: stored.etag, versionId: stored.versionId, size: reader.size, sha256: reader.checksum(), parts: parts.count)
+                .sorted { $0.part.partNumber < $1.part.partNumber }
+            let stored = try await client.completeMultipartUpload(key: key, uploadId: uploadId, parts: parts.map(\.part))
+            return UploadResult(
+                etag: stored.etag,
+                versionId: stored.versionId,
+                size: reader.size,
+                checksum: ObjectChecksum.composite(parts.map(\.digest)),
+                parts: parts.count
+            )
         } catch {
             // A courtesy, outside the cancelled task: under least privilege S3 denies it and the bucket's
             // lifecycle rule (AbortIncompleteMultipartUpload) has to clean up.
@@ -107,17 +122,19 @@ public struct MultipartUploader: Sendable {
         key: String,
         uploadId: String,
         charge: Int
-    ) async throws -> [CompletedPart] where Iterator.Element == ByteBuffer {
-        try await withThrowingTaskGroup(of: CompletedPart.self) { group in
+    ) async throws -> [(part: CompletedPart, digest: SHA256Digest)] where Iterator.Element == ByteBuffer {
+        try await withThrowingTaskGroup(of: (part: CompletedPart, digest: SHA256Digest).self) { group in
             let budget = self.budget
             func start(_ part: ByteBuffer, number: Int) {
                 group.addTask {
                     defer { budget.release(charge) }
-                    let etag = try await client.uploadPart(key: key, uploadId: uploadId, partNumber: number, body: part)
-                    return CompletedPart(partNumber: number, etag: etag)
+                    // One hash per part: it is signed (S3 checks it) and feeds the object's composite checksum.
+                    let (digest, payload) = ObjectChecksum.sha256(part.readableBytesView)
+                    let etag = try await client.uploadPart(key: key, uploadId: uploadId, partNumber: number, body: part, sha256: payload)
+                    return (CompletedPart(partNumber: number, etag: etag), digest)
                 }
             }
-            var completed: [CompletedPart] = []
+            var completed: [(part: CompletedPart, digest: SHA256Digest)] = []
             var number = 1
             var inFlight = 1
             start(first, number: number)
@@ -146,8 +163,8 @@ public struct UploadResult: Sendable, Hashable {
     public var etag: String?
     public var versionId: String?
     public var size: Int
-    /// Lowercase hex SHA-256 of the whole object.
-    public var sha256: String
+    /// The object's checksum (see `ObjectChecksum`): `sha256:…` for one PutObject, `sha256-composite:…-N` for N parts.
+    public var checksum: String
     /// Parts used; 0 for a single PutObject.
     public var parts: Int
 }
@@ -172,7 +189,6 @@ struct PartReader<Iterator: AsyncIteratorProtocol> where Iterator.Element == Byt
     let charge: Int
     let budget: MemoryBudget
     var carry: ByteBuffer?
-    var hasher = SHA256()
     var size = 0
     var finished = false
 
@@ -208,19 +224,11 @@ struct PartReader<Iterator: AsyncIteratorProtocol> where Iterator.Element == Byt
                 budget.release(charge)
                 return nil
             }
-            part.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
             size += part.readableBytes
             return part
         } catch {
             budget.release(charge)
             throw error
         }
-    }
-
-    func checksum() -> String {
-        hasher.finalize().map { byte in
-            let digits = Array("0123456789abcdef")
-            return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
-        }.joined()
     }
 }

@@ -59,7 +59,8 @@ public struct S3Client: Sendable {
     public func putObject(
         key: String,
         body: ByteBuffer,
-        options: S3ObjectOptions = S3ObjectOptions()
+        options: S3ObjectOptions = S3ObjectOptions(),
+        sha256: Payload? = nil
     ) async throws(S3Error)
         -> PutResult
     {
@@ -69,7 +70,7 @@ public struct S3Client: Sendable {
             key: key,
             headers: options.headers,
             body: body,
-            payload: Self.sha256(of: body)
+            payload: sha256 ?? Self.sha256(of: body)
         )
         return PutResult(etag: response.headers.first(name: "etag"), versionId: response.headers.first(name: "x-amz-version-id"))
     }
@@ -411,9 +412,7 @@ public struct S3Client: Sendable {
     // MARK: Helpers
 
     static func sha256(of body: ByteBuffer) -> Payload {
-        var hasher = SHA256()
-        body.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
-        return .sha256Hex(hasher.finalize().map { String(format: "%02x", $0) }.joined())
+        ObjectChecksum.sha256(body.readableBytesView).payload
     }
 
     static func xmlEscape(_ text: String) -> String {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Gateway
+import S3
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the gateway.")
@@ -14,6 +15,7 @@ struct Serve: AsyncParsableCommand {
     var dataDir: String?
 
     func run() async throws {
+        AllocatorTuning.limitArenas()
         var settings: GatewayConfig
         do {
             settings = try GatewayConfig.load(path: config)

@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import Crypto
 import Foundation
 import NIOCore
 import S3
@@ -86,18 +85,18 @@ struct GeneratedBody: AsyncSequence, Sendable {
 
     func makeAsyncIterator() -> AsyncIterator { AsyncIterator(body: self) }
 
-    /// Reads `stream` and checks every byte against the generator; returns the bytes seen, the first mismatch and their SHA-256.
+    /// Reads `stream` and checks every byte against the generator; returns the bytes seen, the first mismatch,
+    /// and the object checksum of what arrived (for uploads made with `partSize`).
     static func compare(
         _ stream: HTTPClientResponse.Body,
         length: Int,
-        seed: UInt8
-    ) async throws -> (
-        bytes: Int, firstMismatch: Int?, sha256: String
-    ) {
+        seed: UInt8,
+        partSize: Int
+    ) async throws -> (bytes: Int, firstMismatch: Int?, checksum: String) {
         var offset = 0
-        var hasher = SHA256()
+        var checksum = ObjectChecksum(partSize: partSize)
         for try await chunk in stream {
-            chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+            chunk.withUnsafeReadableBytes { checksum.update($0) }
             let mismatch: Int? = chunk.withUnsafeReadableBytes { raw in
                 for index in 0..<raw.count where raw[index] != byte(at: offset + index, seed: seed) { return offset + index }
                 return nil
@@ -105,6 +104,6 @@ struct GeneratedBody: AsyncSequence, Sendable {
             if let mismatch { return (offset, mismatch, "") }
             offset += chunk.readableBytes
         }
-        return (offset, nil, hasher.finalize().map { String(format: "%02x", $0) }.joined())
+        return (offset, nil, checksum.finalize())
     }
 }
