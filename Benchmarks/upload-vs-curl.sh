@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # One 1 GiB stream to `rclone serve s3` on loopback: MultipartUploader (64 MiB budget) and
 # `curl -T` of the same file as one PutObject, side by side in one run. Prints both figures.
-# Usage: Benchmarks/upload-vs-curl.sh [SIZE_MIB] [ROUNDS]
+# Usage: Benchmarks/upload-vs-curl.sh [SIZE_MIB] [ROUNDS] [PARALLEL_PARTS]   (defaults 1024, 2, 4)
 set -euo pipefail
 cd "$(dirname "$0")"
 size_mib=${1:-1024}
 rounds=${2:-2}
+parallel=${3:-4}
 work=$(mktemp -d)
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -34,7 +35,7 @@ for round in $(seq 1 "$rounds"); do
   printf 'round %d curl -T:  HTTP %s, %.2f s = %.1f MiB/s (CPU %.2f s)\n' "$round" "$code" "$seconds" "$(python3 -c "print($speed/1048576)")" "$(python3 -c "print($cpu_user+$cpu_sys)")"
   rm -f "$work/data/bench/curl-$round.bin"
   printf 'round %d ' "$round"
-  "$bin" upload "$endpoint" bench "uploader-$round.bin" "$work/body" 64 8 4
+  "$bin" upload "$endpoint" bench "uploader-$round.bin" "$work/body" 64 8 "$parallel"
   cmp -s "$work/body" "$work/data/bench/uploader-$round.bin" && echo "         stored object identical to the source" || echo "         STORED OBJECT DIFFERS"
   rm -f "$work/data/bench/uploader-$round.bin"
 done

@@ -34,9 +34,16 @@ struct FaultInjectionTests {
         }
     }
 
-    func upload(_ size: Int, key: String, with fixture: Fixture, seed: UInt8 = 7, log: CapturedLog = CapturedLog()) async throws -> UploadResult {
+    func upload(
+        _ size: Int,
+        key: String,
+        with fixture: Fixture,
+        seed: UInt8 = 7,
+        log: CapturedLog = CapturedLog(),
+        budget: MemoryBudget = MemoryBudget(capacity: 64 * 1024 * 1024)
+    ) async throws -> UploadResult {
         let uploader = MultipartUploader(
-            budget: MemoryBudget(capacity: 64 * Self.mebibyte),
+            budget: budget,
             partSize: 8 * Self.mebibyte,
             parallelParts: 4,
             logger: log.logger
@@ -102,8 +109,9 @@ struct FaultInjectionTests {
         let fixture = try await Fixture()
         fixture.double.inject(.errorDocumentWith200(code: "InvalidPart"), into: "CompleteMultipartUpload")
         let log = CapturedLog()
+        let budget = MemoryBudget(capacity: 64 * Self.mebibyte)
         do {
-            _ = try await upload(8 * Self.mebibyte + 1, key: "invalid.mp3", with: fixture, log: log)
+            _ = try await upload(8 * Self.mebibyte + 1, key: "invalid.mp3", with: fixture, log: log, budget: budget)
             Issue.record("a 200 carrying an <Error> document was taken as success")
         } catch let error as S3Error {
             #expect(error.code == "InvalidPart")
@@ -111,6 +119,7 @@ struct FaultInjectionTests {
         }
         #expect(fixture.double.requests.suffix(2) == ["CompleteMultipartUpload", "AbortMultipartUpload"])
         #expect(fixture.double.object("invalid.mp3") == nil)
+        #expect(budget.inUse == 0, "a failed upload gave every buffer back")
         // The double denies Abort, as least privilege does: the upload id is logged for the operator.
         #expect(log.all.contains { $0.contains("AbortIncompleteMultipartUpload") && $0.contains("upload_id=upload-1") })
     }
@@ -124,6 +133,19 @@ struct FaultInjectionTests {
         #expect(fixture.double.requests == ["PutObject", "PutObject", "PutObject"])
         #expect(fixture.sleeps.value == 0)
         #expect(fixture.double.object("skew2.mp3") != nil)
+    }
+
+    /// S3 checks the signed SHA-256 against the bytes it received; so does the double.
+    @Test func aBodyThatDoesNotMatchItsSignedHashIsRefused() async throws {
+        let fixture = try await Fixture()
+        do {
+            _ = try await fixture.client.putObject(key: "corrupt.mp3", body: ByteBuffer(string: "bytes"), sha256: .empty)
+            Issue.record("a body with the wrong hash was stored")
+        } catch {
+            #expect(error.code == "XAmzContentSHA256Mismatch")
+        }
+        #expect(fixture.double.requests == ["PutObject"])
+        #expect(fixture.double.object("corrupt.mp3") == nil)
     }
 
     @Test func permanentErrorsAreNotRetried() async throws {
