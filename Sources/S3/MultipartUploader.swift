@@ -58,7 +58,14 @@ public struct MultipartUploader: Sendable {
             // Zero bytes: one empty PutObject.
             let (digest, payload) = ObjectChecksum.sha256(ByteBuffer().readableBytesView)
             let stored = try await client.putObject(key: key, body: ByteBuffer(), options: options, sha256: payload)
-            return UploadResult(etag: stored.etag, versionId: stored.versionId, size: 0, checksum: ObjectChecksum.single(digest), parts: 0)
+            return UploadResult(
+                etag: stored.etag,
+                versionId: stored.versionId,
+                size: 0,
+                checksum: ObjectChecksum.single(digest),
+                parts: 0,
+                partSize: partSize
+            )
         }
         if first.readableBytes < partSize {
             // The whole body fitted in less than one part: one PutObject.
@@ -70,7 +77,8 @@ public struct MultipartUploader: Sendable {
                 versionId: stored.versionId,
                 size: reader.size,
                 checksum: ObjectChecksum.single(digest),
-                parts: 0
+                parts: 0,
+                partSize: partSize
             )
         }
 
@@ -90,7 +98,8 @@ public struct MultipartUploader: Sendable {
                 versionId: stored.versionId,
                 size: reader.size,
                 checksum: ObjectChecksum.composite(parts.map(\.digest)),
-                parts: parts.count
+                parts: parts.count,
+                partSize: partSize
             )
         } catch {
             // A courtesy, outside the cancelled task: under least privilege S3 denies it and the bucket's
@@ -167,6 +176,8 @@ public struct UploadResult: Sendable, Hashable {
     public var checksum: String
     /// Parts used; 0 for a single PutObject.
     public var parts: Int
+    /// The part size the body was cut at; `ObjectChecksum(partSize:)` needs it to recompute `checksum`.
+    public var partSize: Int
 }
 
 public enum UploadError: Error, Sendable, Hashable, CustomStringConvertible {

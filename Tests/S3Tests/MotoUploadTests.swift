@@ -34,6 +34,7 @@ struct MotoUploadTests {
 
         let result = try await uploader.upload(GeneratedBody(length: size, seed: seed), to: client, key: key, options: options)
         #expect(result.size == size)
+        #expect(result.partSize == partSize)
         // Less than one part is one PutObject (0 parts); more is ceil(size / part size) parts.
         #expect(result.parts == (size < partSize ? 0 : (size + partSize - 1) / partSize))
         #expect(budget.inUse == 0)
