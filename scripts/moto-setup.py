@@ -43,6 +43,7 @@ def user(name, policy):
 
 
 least_id, least_secret = user("rg-least", least_privilege(bucket))
+other_id, other_secret = user("rg-least-other", least_privilege(other))
 broad_id, broad_secret = user(
     "rg-broad", {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
 )
@@ -57,5 +58,7 @@ print(f"export RG_MOTO_BUCKET={bucket}")
 print(f"export RG_MOTO_OTHER_BUCKET={other}")
 print(f"export RG_MOTO_ACCESS_KEY={least_id}")
 print(f"export RG_MOTO_SECRET_KEY={least_secret}")
+print(f"export RG_MOTO_OTHER_ACCESS_KEY={other_id}")
+print(f"export RG_MOTO_OTHER_SECRET_KEY={other_secret}")
 print(f"export RG_MOTO_BROAD_ACCESS_KEY={broad_id}")
 print(f"export RG_MOTO_BROAD_SECRET_KEY={broad_secret}")

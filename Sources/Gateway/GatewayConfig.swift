@@ -1,8 +1,9 @@
-import Foundation
-import S3
+public import Foundation
+public import S3
 
-/// The gateway's configuration file (`config.example.json` documents every key).
-/// Keys are snake_case; every key is optional and falls back to the default shown in the example.
+/// The gateway's configuration file (`config.example.json` holds every key with its default; the
+/// README's table says what each means). Keys are snake_case; a missing key takes its default and an
+/// unknown key is an error, so a typo cannot silently fall back to a default.
 public struct GatewayConfig: Sendable, Equatable, Codable {
     /// `HOST:PORT` the KAZOO-facing HTTP server listens on.
     public var listen: String = "0.0.0.0:8080"
@@ -10,12 +11,27 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
     public var publicBaseURL: String = "http://recordings.example.com:8080"
     /// Where the SQLite database, the spool and the master key live.
     public var dataDir: String = "./data"
+    /// PEM certificate chain; with `tlsKeyFile`, the server speaks https (TLS 1.2 or later).
+    public var tlsCertificateFile: String? = nil
+    /// PEM private key for `tlsCertificateFile`.
+    public var tlsKeyFile: String? = nil
     /// Bytes buffered for all uploads together.
     public var memoryBudgetBytes: Int = 256 * 1024 * 1024
     /// Multipart part size (at least 5 MiB).
     public var partSizeBytes: Int = 8 * 1024 * 1024
     /// Parts in flight per upload.
     public var parallelParts: Int = 4
+    /// The largest request body accepted (413 above it).
+    public var maxRequestBytes: Int = 5 * 1024 * 1024 * 1024
+    /// Lifetime of presigned GET URLs unless an account sets its own (1...604800).
+    public var presignExpirySeconds: Int = 300
+    /// Attempts per S3 request, the first included.
+    public var s3RetryMaxAttempts: Int = 5
+    /// First backoff ceiling; it doubles per retry up to `s3RetryMaxDelayMilliseconds` (full jitter).
+    public var s3RetryBaseDelayMilliseconds: Int = 100
+    public var s3RetryMaxDelayMilliseconds: Int = 20_000
+    /// How long a SIGTERM waits for in-flight requests before cancelling them.
+    public var shutdownDrainSeconds: Int = 300
     /// `text` or `json`.
     public var logFormat: String = "text"
     /// `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.
@@ -23,28 +39,48 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case listen
         case publicBaseURL = "public_base_url"
         case dataDir = "data_dir"
+        case tlsCertificateFile = "tls_certificate_file"
+        case tlsKeyFile = "tls_key_file"
         case memoryBudgetBytes = "memory_budget_bytes"
         case partSizeBytes = "part_size_bytes"
         case parallelParts = "parallel_parts"
+        case maxRequestBytes = "max_request_bytes"
+        case presignExpirySeconds = "presign_expiry_seconds"
+        case s3RetryMaxAttempts = "s3_retry_max_attempts"
+        case s3RetryBaseDelayMilliseconds = "s3_retry_base_delay_ms"
+        case s3RetryMaxDelayMilliseconds = "s3_retry_max_delay_ms"
+        case shutdownDrainSeconds = "shutdown_drain_seconds"
         case logFormat = "log_format"
         case logLevel = "log_level"
     }
 
     public init(from decoder: any Decoder) throws {
-        let defaults = GatewayConfig()
+        var config = GatewayConfig()
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        listen = try container.decodeIfPresent(String.self, forKey: .listen) ?? defaults.listen
-        publicBaseURL = try container.decodeIfPresent(String.self, forKey: .publicBaseURL) ?? defaults.publicBaseURL
-        dataDir = try container.decodeIfPresent(String.self, forKey: .dataDir) ?? defaults.dataDir
-        memoryBudgetBytes = try container.decodeIfPresent(Int.self, forKey: .memoryBudgetBytes) ?? defaults.memoryBudgetBytes
-        partSizeBytes = try container.decodeIfPresent(Int.self, forKey: .partSizeBytes) ?? defaults.partSizeBytes
-        parallelParts = try container.decodeIfPresent(Int.self, forKey: .parallelParts) ?? defaults.parallelParts
-        logFormat = try container.decodeIfPresent(String.self, forKey: .logFormat) ?? defaults.logFormat
-        logLevel = try container.decodeIfPresent(String.self, forKey: .logLevel) ?? defaults.logLevel
+        func read<Value: Decodable>(_ key: CodingKeys, into value: inout Value) throws {
+            if let decoded = try container.decodeIfPresent(Value.self, forKey: key) { value = decoded }
+        }
+        try read(.listen, into: &config.listen)
+        try read(.publicBaseURL, into: &config.publicBaseURL)
+        try read(.dataDir, into: &config.dataDir)
+        config.tlsCertificateFile = try container.decodeIfPresent(String.self, forKey: .tlsCertificateFile)
+        config.tlsKeyFile = try container.decodeIfPresent(String.self, forKey: .tlsKeyFile)
+        try read(.memoryBudgetBytes, into: &config.memoryBudgetBytes)
+        try read(.partSizeBytes, into: &config.partSizeBytes)
+        try read(.parallelParts, into: &config.parallelParts)
+        try read(.maxRequestBytes, into: &config.maxRequestBytes)
+        try read(.presignExpirySeconds, into: &config.presignExpirySeconds)
+        try read(.s3RetryMaxAttempts, into: &config.s3RetryMaxAttempts)
+        try read(.s3RetryBaseDelayMilliseconds, into: &config.s3RetryBaseDelayMilliseconds)
+        try read(.s3RetryMaxDelayMilliseconds, into: &config.s3RetryMaxDelayMilliseconds)
+        try read(.shutdownDrainSeconds, into: &config.shutdownDrainSeconds)
+        try read(.logFormat, into: &config.logFormat)
+        try read(.logLevel, into: &config.logLevel)
+        self = config
     }
 
     /// Reads and validates a configuration file.
@@ -55,11 +91,27 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError("configuration file \(path) cannot be read (check its permissions)")
         }
+        return try parse(data, path: path)
+    }
+
+    /// Parses and validates configuration JSON; `path` only names the source in errors.
+    public static func parse(_ data: Data, path: String = "configuration") throws(ConfigError) -> GatewayConfig {
         let config: GatewayConfig
         do {
+            let object = try JSONSerialization.jsonObject(with: data)
+            guard let keys = (object as? [String: Any])?.keys else { throw ConfigError("\(path) must hold one JSON object") }
+            let known = Set(CodingKeys.allCases.map(\.rawValue))
+            if let unknown = keys.sorted().first(where: { !known.contains($0) }) {
+                throw ConfigError("\(path): unknown key \"\(unknown)\" (the keys are listed in config.example.json)")
+            }
             config = try JSONDecoder().decode(GatewayConfig.self, from: data)
+        } catch let error as ConfigError {
+            throw error
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw ConfigError("\(path): \(key) has the wrong type (\(context.debugDescription))")
         } catch {
-            throw ConfigError("configuration file \(path) is not valid: \(error)")
+            throw ConfigError("\(path) is not valid JSON: \(error.localizedDescription)")
         }
         try config.validate()
         return config
@@ -75,7 +127,55 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         guard memoryBudgetBytes >= charge else {
             throw ConfigError("memory_budget_bytes must hold at least one part buffer (\(charge) bytes for part_size_bytes \(partSizeBytes))")
         }
+        guard maxRequestBytes >= 1 else { throw ConfigError("max_request_bytes must be at least 1") }
+        guard (1...604_800).contains(presignExpirySeconds) else {
+            throw ConfigError("presign_expiry_seconds must be from 1 to 604800 (7 days), as S3 requires")
+        }
+        guard s3RetryMaxAttempts >= 1 else { throw ConfigError("s3_retry_max_attempts must be at least 1") }
+        guard s3RetryBaseDelayMilliseconds >= 1, s3RetryMaxDelayMilliseconds >= s3RetryBaseDelayMilliseconds else {
+            throw ConfigError("s3_retry_base_delay_ms must be at least 1 and s3_retry_max_delay_ms at least as large")
+        }
+        guard shutdownDrainSeconds >= 0 else { throw ConfigError("shutdown_drain_seconds cannot be negative") }
         guard ["text", "json"].contains(logFormat) else { throw ConfigError("log_format must be \"text\" or \"json\"") }
+        guard LogSetup.level(logLevel) != nil else {
+            throw ConfigError("log_level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        _ = try ListenAddress(listen)
+        guard let base = URL(string: publicBaseURL), ["http", "https"].contains(base.scheme ?? ""), base.host != nil,
+            base.query == nil
+        else {
+            throw ConfigError("public_base_url must be an http:// or https:// URL without a query, e.g. https://recordings.example.com")
+        }
+        switch (tlsCertificateFile, tlsKeyFile) {
+        case (nil, nil), (.some, .some): break
+        default: throw ConfigError("tls_certificate_file and tls_key_file go together: give both for https, or neither")
+        }
+    }
+
+    /// The retry policy S3 clients use.
+    public var retryPolicy: RetryPolicy {
+        RetryPolicy(
+            maxAttempts: s3RetryMaxAttempts,
+            baseDelay: .milliseconds(s3RetryBaseDelayMilliseconds),
+            maxDelay: .milliseconds(s3RetryMaxDelayMilliseconds)
+        )
+    }
+}
+
+/// A `HOST:PORT` to listen on.
+public struct ListenAddress: Sendable, Hashable {
+    public var host: String
+    public var port: Int
+
+    public init(_ text: String) throws(ConfigError) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ConfigError("listen address \"\(text)\" must be HOST:PORT, e.g. 0.0.0.0:8080")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw ConfigError("listen address \"\(text)\" has no host; use 0.0.0.0:\(port) for every interface") }
+        self.host = host
+        self.port = port
     }
 }
 

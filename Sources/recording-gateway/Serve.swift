@@ -1,30 +1,47 @@
 import ArgumentParser
+import Foundation
 import Gateway
+import Logging
 import S3
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the gateway.")
+    static let configuration = CommandConfiguration(abstract: "Run the gateway until SIGTERM or SIGINT.")
 
-    @Option(help: "The configuration file (see config.example.json).")
-    var config: String = "config.example.json"
+    @OptionGroup var options: GatewayOptions
 
     @Option(help: "HOST:PORT to listen on; overrides the file.")
     var listen: String?
 
-    @Option(help: "Data directory; overrides the file.")
-    var dataDir: String?
-
     func run() async throws {
         AllocatorTuning.limitArenas()
-        var settings: GatewayConfig
-        do {
-            settings = try GatewayConfig.load(path: config)
-        } catch {
-            throw ValidationError(error.description)
+        try await reportingFailures {
+            var settings = try options.load()
+            if let listen { settings.listen = listen }
+            do {
+                try settings.validate()
+            } catch {
+                throw CommandFailure("\(error)")
+            }
+            LogSetup.bootstrap(format: settings.logFormat, level: settings.logLevel)
+            let logger = Logger(label: "recording-gateway")
+            let runtime: GatewayRuntime
+            do {
+                runtime = try await GatewayRuntime.open(config: settings, logger: logger)
+            } catch let error as MasterKeyError {
+                throw CommandFailure(error.description)
+            } catch let error as ConfigError {
+                throw CommandFailure(error.description)
+            }
+            let final = settings
+            let scheme = settings.tlsCertificateFile == nil ? "http" : "https"
+            let accounts = runtime.accountCount
+            try await runtime.run { channel in
+                let address = channel.localAddress.map { "\($0.ipAddress ?? final.listen):\($0.port ?? 0)" } ?? final.listen
+                logger.info(
+                    "recording-gateway \(GatewayVersion.current) listening",
+                    metadata: ["address": "\(scheme)://\(address)", "accounts": "\(accounts)", "data_dir": "\(final.dataDir)"]
+                )
+            }
         }
-        if let listen { settings.listen = listen }
-        if let dataDir { settings.dataDir = dataDir }
-        print("recording-gateway \(GatewayVersion.current): configuration \(config) is valid (listen \(settings.listen), data \(settings.dataDir)).")
-        print("No accounts are configured. The KAZOO-facing server is not built yet; nothing to serve.")
     }
 }

@@ -38,3 +38,24 @@ struct GatewayConfigTests {
         }
     }
 }
+
+struct GatewayConfigValidationTests {
+    @Test func unknownKeysAndBadValuesAreRefusedNamingTheKey() {
+        func message(_ json: String) -> String {
+            do {
+                _ = try GatewayConfig.parse(Data(json.utf8))
+                return ""
+            } catch {
+                return error.description
+            }
+        }
+        #expect(message(#"{"listn": "0.0.0.0:1"}"#).contains("listn"))
+        #expect(message(#"{"listen": "nope"}"#).contains("listen"))
+        #expect(message(#"{"presign_expiry_seconds": 0}"#).contains("presign_expiry_seconds"))
+        #expect(message(#"{"tls_certificate_file": "/a.pem"}"#).contains("tls_key_file"))
+        #expect(message(#"{"public_base_url": "gw.example.com"}"#).contains("public_base_url"))
+        #expect(message(#"{"parallel_parts": "four"}"#).contains("parallel_parts"))
+        #expect(message(#"{"log_level": "loud"}"#).contains("log_level"))
+        #expect(message(#"{"max_request_bytes": 1000}"#).isEmpty)
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import S3
+import TestSupport
 import Testing
 
 /// What real AWS does and no local server can, from the project's own S3 double: each case ends in

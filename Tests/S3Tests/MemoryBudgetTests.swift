@@ -1,5 +1,6 @@
 import S3
 import Synchronization
+import TestSupport
 import Testing
 
 struct MemoryBudgetTests {

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import S3
 import Synchronization
+import TestSupport
 import Testing
 
 /// The uploader against moto with IAM enforced and exactly the least-privilege policy

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import NIOCore
 import S3
+import TestSupport
 import Testing
 
 /// The client against `rclone serve s3`, which checks every header signature and presigned URL.

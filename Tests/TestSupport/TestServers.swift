@@ -1,17 +1,17 @@
-import AsyncHTTPClient
+public import AsyncHTTPClient
 import Foundation
-import NIOCore
-import S3
+public import NIOCore
+public import S3
 
 /// The real S3 servers `./scripts/test` starts, found through the environment it sets.
-struct TestServerMissing: Error, CustomStringConvertible {
-    var description: String
+public struct TestServerMissing: Error, CustomStringConvertible {
+    public var description: String
 }
 
-enum TestServers {
-    static let http = S3Client.makeHTTPClient()
+public enum TestServers {
+    public static let http = S3Client.makeHTTPClient()
 
-    static func environment(_ name: String) throws -> String {
+    public static func environment(_ name: String) throws -> String {
         guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
             throw TestServerMissing(description: "\(name) is not set: run ./scripts/test, which starts the test servers")
         }
@@ -19,7 +19,7 @@ enum TestServers {
     }
 
     /// moto with IAM enforced; the least-privilege user's client for `rg-recordings` unless told otherwise.
-    static func moto(
+    public static func moto(
         bucket: String? = nil,
         secret: String? = nil,
         configuration: S3ClientConfiguration = S3ClientConfiguration()
@@ -41,7 +41,7 @@ enum TestServers {
 
 extension TestServers {
     /// `rclone serve s3`, which verifies SigV4 header signatures and presigned URLs.
-    static func rclone() throws -> S3Client {
+    public static func rclone() throws -> S3Client {
         let endpoint = try environment("RG_RCLONE_ENDPOINT")
         return S3Client(
             endpoint: try S3Endpoint(host: String(endpoint.dropFirst("http://".count)), scheme: .http, addressingStyle: .path),
@@ -53,22 +53,28 @@ extension TestServers {
 }
 
 /// A deterministic body of `length` bytes delivered in chunks, regenerable for byte-for-byte comparison.
-struct GeneratedBody: AsyncSequence, Sendable {
-    typealias Element = ByteBuffer
-    let length: Int
-    let seed: UInt8
-    var chunkSize = 64 * 1024
+public struct GeneratedBody: AsyncSequence, Sendable {
+    public typealias Element = ByteBuffer
+    public let length: Int
+    public let seed: UInt8
+    public var chunkSize = 64 * 1024
 
-    static func byte(at offset: Int, seed: UInt8) -> UInt8 {
+    public init(length: Int, seed: UInt8, chunkSize: Int = 64 * 1024) {
+        self.length = length
+        self.seed = seed
+        self.chunkSize = chunkSize
+    }
+
+    public static func byte(at offset: Int, seed: UInt8) -> UInt8 {
         // Not periodic at part boundaries: mixes the offset's bytes.
         UInt8(truncatingIfNeeded: offset &* 2_654_435_761 >> 13) ^ UInt8(truncatingIfNeeded: offset >> 20) ^ seed
     }
 
-    struct AsyncIterator: AsyncIteratorProtocol {
+    public struct AsyncIterator: AsyncIteratorProtocol {
         let body: GeneratedBody
         var offset = 0
 
-        mutating func next() async -> ByteBuffer? {
+        public mutating func next() async -> ByteBuffer? {
             guard offset < body.length else { return nil }
             let count = Swift.min(body.chunkSize, body.length - offset)
             var buffer = ByteBuffer()
@@ -83,11 +89,11 @@ struct GeneratedBody: AsyncSequence, Sendable {
         }
     }
 
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(body: self) }
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(body: self) }
 
     /// Reads `stream` and checks every byte against the generator; returns the bytes seen, the first mismatch,
     /// and the object checksum of what arrived (for uploads made with `partSize`).
-    static func compare(
+    public static func compare(
         _ stream: HTTPClientResponse.Body,
         length: Int,
         seed: UInt8,

@@ -1,17 +1,18 @@
-import Logging
+public import Logging
 import Synchronization
 
 /// A swift-log handler that keeps every line, so tests can read what was logged.
-final class CapturedLog: Sendable {
+public final class CapturedLog: Sendable {
+    public init() {}
     private let lines = Mutex<[String]>([])
 
-    var logger: Logger {
+    public var logger: Logger {
         Logger(label: "test") { _ in Handler(log: self) }
     }
 
-    var all: [String] { lines.withLock { $0 } }
+    public var all: [String] { lines.withLock { $0 } }
 
-    func append(_ line: String) { lines.withLock { $0.append(line) } }
+    public func append(_ line: String) { lines.withLock { $0.append(line) } }
 
     struct Handler: LogHandler {
         let log: CapturedLog

@@ -1,0 +1,116 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import S3
+import ServiceLifecycle
+import Synchronization
+
+/// The server's in-memory view of the accounts: each with its S3 client (its own credentials), found by
+/// the hash of its client token or by its id. Reloaded when the registry's revision changes, so accounts
+/// added or changed from the command line (another process) take effect within a second.
+final class AccountDirectory: Sendable {
+    struct Entry: Sendable {
+        let account: Account
+        let tokenHash: String
+        let client: S3Client
+    }
+
+    struct Snapshot: Sendable {
+        var revision = -1
+        var byTokenHash: [String: Entry] = [:]
+        var byId: [String: Entry] = [:]
+    }
+
+    let store: AccountStore
+    let http: HTTPClient
+    let s3Configuration: S3ClientConfiguration
+    let logger: Logger
+    private let snapshot = Mutex(Snapshot())
+    /// One retry budget per S3 host, shared by every account there, so an outage is not multiplied by accounts.
+    private let retryBudgets = Mutex<[String: RetryBudget]>([:])
+
+    init(store: AccountStore, http: HTTPClient, s3Configuration: S3ClientConfiguration, logger: Logger) {
+        self.store = store
+        self.http = http
+        self.s3Configuration = s3Configuration
+        self.logger = logger
+    }
+
+    func entry(forTokenHash hash: String) -> Entry? {
+        guard let entry = snapshot.withLock({ $0.byTokenHash[hash] }) else { return nil }
+        return ClientToken.hashesMatch(entry.tokenHash, hash) ? entry : nil
+    }
+
+    func entry(forAccountId id: String) -> Entry? { snapshot.withLock { $0.byId[id] } }
+
+    var count: Int { snapshot.withLock { $0.byId.count } }
+
+    /// Rebuilds the directory if any account changed since the last load.
+    func refresh() async throws {
+        let current = snapshot.withLock { $0.revision }
+        guard try await store.revision() != current else { return }
+        let (revision, loaded) = try await store.loadCredentials()
+        var next = Snapshot(revision: revision)
+        for (record, secret) in loaded {
+            let account = record.account
+            guard let secret else {
+                logger.error(
+                    "account's secret cannot be opened with this master key; its requests are refused",
+                    metadata: ["account_id": "\(account.accountId)"]
+                )
+                continue
+            }
+            let endpoint: S3Endpoint
+            do {
+                endpoint = try account.endpoint()
+            } catch {
+                logger.error("account's S3 endpoint is not valid: \(error)", metadata: ["account_id": "\(account.accountId)"])
+                continue
+            }
+            let budget = retryBudgets.withLock { budgets in
+                if let budget = budgets[endpoint.host] { return budget }
+                let budget = RetryBudget()
+                budgets[endpoint.host] = budget
+                return budget
+            }
+            var accountLogger = logger
+            accountLogger[metadataKey: "account_id"] = "\(account.accountId)"
+            let client = S3Client(
+                endpoint: endpoint,
+                bucket: account.bucket,
+                credentials: Credentials(accessKeyId: account.accessKeyId, secretAccessKey: secret),
+                http: http,
+                configuration: s3Configuration,
+                retryBudget: budget,
+                logger: accountLogger
+            )
+            let entry = Entry(account: account, tokenHash: record.tokenHash, client: client)
+            next.byTokenHash[record.tokenHash] = entry
+            next.byId[account.accountId] = entry
+        }
+        let loadedCount = next.byId.count
+        snapshot.withLock { $0 = next }
+        logger.info("accounts loaded", metadata: ["accounts": "\(loadedCount)", "revision": "\(revision)"])
+    }
+}
+
+/// Polls the registry's revision once a second and reloads the directory when it moved.
+struct AccountDirectoryRefresher: Service {
+    let directory: AccountDirectory
+    var interval: Duration = .seconds(1)
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await Task.sleep(for: interval)
+            } catch {
+                return
+            }
+            do {
+                try await directory.refresh()
+            } catch {
+                directory.logger.warning("cannot read the account registry: \(error)")
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+public import GRDB
+
+/// The gateway's one SQLite database (WAL): accounts, the object index, and what later steps add.
+/// Owns its writer and runs its migrations when opened, so every process (serve, the command line)
+/// sees the same schema. Several processes may use it at once; writers wait up to 10 s for each other.
+public struct AppDatabase: Sendable {
+    public static let fileName = "gateway.sqlite"
+    let writer: any DatabaseWriter
+
+    public init(_ writer: any DatabaseWriter) throws {
+        self.writer = writer
+        try Self.migrator.migrate(writer)
+    }
+
+    /// Opens (creating when absent) the database in `dataDirectory`.
+    public static func open(dataDirectory: String) throws -> AppDatabase {
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.label = "gateway"
+        let pool = try DatabasePool(path: (dataDirectory as NSString).appendingPathComponent(fileName), configuration: configuration)
+        return try AppDatabase(pool)
+    }
+
+    /// An empty database in memory, for tests.
+    public static func inMemory() throws -> AppDatabase {
+        try AppDatabase(DatabaseQueue())
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: accounts and object index") { db in
+            try db.create(table: "master_key_check") { table in
+                table.primaryKey("id", .integer).check { $0 == 1 }
+                table.column("sealed", .blob).notNull()
+            }
+            try db.create(table: "account") { table in
+                table.primaryKey("account_id", .text)
+                table.column("name", .text).notNull()
+                table.column("bucket", .text).notNull()
+                table.column("host", .text).notNull()
+                table.column("region", .text)
+                table.column("scheme", .text).notNull()
+                table.column("path_style", .boolean).notNull()
+                table.column("access_key_id", .text).notNull()
+                table.column("sealed_secret", .blob).notNull()
+                table.column("key_prefix", .text).notNull()
+                table.column("sse", .text)
+                table.column("kms_key_id", .text)
+                table.column("storage_class", .text)
+                table.column("download_mode", .text).notNull()
+                table.column("presign_expiry_seconds", .integer)
+                table.column("enabled", .boolean).notNull()
+                table.column("token_hash", .text).notNull().unique()
+                table.column("created_at", .datetime).notNull()
+                table.column("updated_at", .datetime).notNull()
+            }
+            // A counter every change to `account` bumps, so a running server notices changes made by
+            // the command line (another process) with one cheap query.
+            try db.create(table: "registry_revision") { table in
+                table.primaryKey("id", .integer).check { $0 == 1 }
+                table.column("revision", .integer).notNull()
+            }
+            try db.execute(sql: "INSERT INTO registry_revision (id, revision) VALUES (1, 0)")
+            for event in ["INSERT", "UPDATE", "DELETE"] {
+                try db.execute(
+                    sql: """
+                        CREATE TRIGGER account_\(event.lowercased())_bumps_revision AFTER \(event) ON account
+                        BEGIN UPDATE registry_revision SET revision = revision + 1 WHERE id = 1; END
+                        """
+                )
+            }
+            try db.create(table: "stored_object") { table in
+                table.column("account_id", .text).notNull()
+                table.column("request_path", .text).notNull()
+                table.column("object_key", .text).notNull()
+                table.column("size", .integer).notNull()
+                table.column("checksum", .text).notNull()
+                table.column("etag", .text)
+                table.column("content_type", .text)
+                table.column("stored_at", .datetime).notNull()
+                table.primaryKey(["account_id", "request_path"])
+            }
+        }
+        return migrator
+    }
+}

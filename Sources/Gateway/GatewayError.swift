@@ -1,0 +1,45 @@
+import Foundation
+public import Hummingbird
+
+/// An error answered to a client: a status and `{"error": {"code": ..., "message": ...}}`.
+/// Messages are written for the person reading KAZOO's logs and never contain a token or a secret.
+public struct GatewayError: HTTPResponseError, Sendable {
+    public let status: HTTPResponse.Status
+    public let code: String
+    public let message: String
+    /// Close the connection after answering (the body was not read).
+    var closeConnection = false
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        response()
+    }
+
+    func response(allocator: ByteBufferAllocator = ByteBufferAllocator()) -> Response {
+        let object: [String: Any] = ["error": ["code": code, "message": message]]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        var headers: HTTPFields = [.contentType: "application/json", .contentLength: "\(data.count)", .cacheControl: "no-store"]
+        if closeConnection { headers[.connection] = "close" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: allocator.buffer(bytes: data)))
+    }
+
+    static let unauthorized = GatewayError(
+        .unauthorized,
+        "unauthorized",
+        "no valid client token: the storage URL must be <gateway>/k/<token>/... as printed by `recording-gateway accounts add`"
+    )
+    static let forbiddenOtherAccount = GatewayError(
+        .forbidden,
+        "wrong_account",
+        "this token belongs to another KAZOO account than the one the request names; each account has its own storage URL"
+    )
+    static let disabled = GatewayError(.forbidden, "account_disabled", "this account is disabled on the gateway")
+    static let notFound = GatewayError(.notFound, "not_found", "no such recording")
+
+    static func badPath(_ message: String) -> GatewayError { GatewayError(.badRequest, "invalid_path", message) }
+}

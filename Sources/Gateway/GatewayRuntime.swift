@@ -1,0 +1,137 @@
+public import AsyncHTTPClient
+public import Foundation
+public import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+public import Logging
+public import NIOCore
+import NIOSSL
+public import S3
+public import ServiceLifecycle
+
+/// The running gateway's parts, built once at start-up: the database, the account directory, the
+/// shared HTTP client and memory budget, and the application serving KAZOO. `serve` and the tests
+/// build exactly this.
+public struct GatewayRuntime: Sendable {
+    public let config: GatewayConfig
+    public let database: AppDatabase
+    public let accounts: AccountStore
+    public let http: HTTPClient
+    public let budget: MemoryBudget
+    let directory: AccountDirectory
+    let index: ObjectIndex
+    let logger: Logger
+
+    /// Opens the data directory, checks the master key against the sealed secrets (a wrong key is an
+    /// error that changes nothing) and loads the accounts.
+    public static func open(
+        config: GatewayConfig,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        s3Configuration: S3ClientConfiguration? = nil,
+        logger: Logger = Logger(label: "gateway")
+    ) async throws -> GatewayRuntime {
+        let database = try AppDatabase.open(dataDirectory: config.dataDir)
+        let sealed = try AccountStore.holdsSealedSecrets(database)
+        let masterKey = try MasterKey.load(dataDirectory: config.dataDir, environment: environment, mayCreate: !sealed)
+        let accounts = AccountStore(database: database, masterKey: masterKey)
+        try accounts.checkMasterKey()
+
+        var s3 = s3Configuration ?? S3ClientConfiguration()
+        if s3Configuration == nil { s3.retry = config.retryPolicy }
+        let http = S3Client.makeHTTPClient(configuration: s3)
+        let directory = AccountDirectory(store: accounts, http: http, s3Configuration: s3, logger: logger)
+        do {
+            try await directory.refresh()
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+        return GatewayRuntime(
+            config: config,
+            database: database,
+            accounts: accounts,
+            http: http,
+            budget: MemoryBudget(capacity: config.memoryBudgetBytes),
+            directory: directory,
+            index: ObjectIndex(database: database),
+            logger: logger
+        )
+    }
+
+    /// Picks up account changes now (the server also polls once a second).
+    public func reloadAccounts() async throws { try await directory.refresh() }
+
+    public var accountCount: Int { directory.count }
+
+    /// The KAZOO-facing application.
+    public func application(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) throws -> some ApplicationProtocol {
+        let address = try ListenAddress(config.listen)
+        let uploader = MultipartUploader(budget: budget, partSize: config.partSizeBytes, parallelParts: config.parallelParts, logger: logger)
+        let responder = GatewayResponder(
+            directory: directory,
+            storeRoute: StoreRoute(uploader: uploader, index: index, maxRequestBytes: config.maxRequestBytes),
+            fetchRoute: FetchRoute(index: index, defaultExpiry: config.presignExpirySeconds),
+            health: HealthCheck(database: database, dataDirectory: config.dataDir)
+        )
+        let http1 = HTTPServerBuilder.http1(
+            configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()], idleTimeout: .seconds(300))
+        )
+        let server: HTTPServerBuilder
+        if let certificate = config.tlsCertificateFile, let key = config.tlsKeyFile {
+            server = try .tls(http1, tlsConfiguration: try Self.tlsConfiguration(certificate: certificate, key: key))
+        } else {
+            server = http1
+        }
+        return Application(
+            responder: responder,
+            server: server,
+            configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: nil),
+            onServerRunning: onServerRunning,
+            logger: logger
+        )
+    }
+
+    static func tlsConfiguration(certificate: String, key: String) throws -> TLSConfiguration {
+        let chain: [NIOSSLCertificate]
+        let privateKey: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certificate)
+        } catch {
+            throw ConfigError("tls_certificate_file \(certificate) cannot be read as a PEM certificate chain: \(error)")
+        }
+        do {
+            privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
+        } catch {
+            throw ConfigError("tls_key_file \(key) cannot be read as a PEM private key: \(error)")
+        }
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
+        tls.minimumTLSVersion = .tlsv12
+        return tls
+    }
+
+    /// The services `serve` runs: the server and the account poller.
+    public func services(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) throws -> [any Service] {
+        [try application(onServerRunning: onServerRunning), AccountDirectoryRefresher(directory: directory)]
+    }
+
+    /// Runs until SIGTERM or SIGINT: then stops accepting, lets in-flight requests finish for up to
+    /// `shutdown_drain_seconds`, cancels what is left, and closes the S3 connections.
+    public func run(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) async throws {
+        var configuration = ServiceGroupConfiguration(
+            services: try services(onServerRunning: onServerRunning).map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            cancellationSignals: [],
+            logger: logger
+        )
+        configuration.maximumGracefulShutdownDuration = .seconds(config.shutdownDrainSeconds)
+        let group = ServiceGroup(configuration: configuration)
+        do {
+            try await group.run()
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+        try await http.shutdown()
+        logger.info("stopped")
+    }
+}

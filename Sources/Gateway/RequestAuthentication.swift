@@ -1,0 +1,64 @@
+import Foundation
+import Hummingbird
+
+/// Who a `/k/...` request is for: the token in the path (`/k/<token>/<path>`), or, for clients that
+/// cannot put it there, `Authorization: Basic` with the account id as user name and the token as
+/// password (`/k/<path>`). Anything that names another account than the one authenticated is refused.
+struct RequestAuthentication {
+    let entry: AccountDirectory.Entry
+    /// The decoded path segments after the token (or after `/k/` with Basic credentials).
+    let segments: [String]
+
+    static func authenticate(_ request: Request, directory: AccountDirectory) throws(GatewayError) -> RequestAuthentication {
+        let path = request.uri.path
+        guard path.hasPrefix("/k/") else { throw GatewayError.notFound }
+        let rest = path.dropFirst(3)
+        let tokenText = rest.prefix(while: { $0 != "/" })
+        let basic = basicCredentials(request.headers[.authorization])
+
+        var entry: AccountDirectory.Entry?
+        var rawPath = rest
+        if ClientToken.looksLikeToken(tokenText), let found = directory.entry(forTokenHash: ClientToken.hash(tokenText)) {
+            entry = found
+            rawPath = rest.dropFirst(tokenText.count + 1)
+            // Basic credentials that name another account contradict the token.
+            if let basic, Account.isValidAccountId(basic.user), basic.user != found.account.accountId { throw GatewayError.forbiddenOtherAccount }
+        } else if let basic, let found = directory.entry(forAccountId: basic.user),
+            ClientToken.hashesMatch(ClientToken.hash(basic.password), found.tokenHash)
+        {
+            entry = found
+        }
+        guard let entry else { throw GatewayError.unauthorized }
+        guard entry.account.enabled else { throw GatewayError.disabled }
+
+        let segments: [String]
+        do {
+            segments = try ObjectKey.segments(ofRawPath: rawPath)
+        } catch {
+            throw GatewayError.badPath(error.message)
+        }
+        let accountId = entry.account.accountId
+        if let first = segments.first, Account.isValidAccountId(first), first != accountId { throw GatewayError.forbiddenOtherAccount }
+        for pair in RecordingMetadata.queryPairs(request.uri.query) where pair.name == "account_id" && pair.value != accountId {
+            throw GatewayError.forbiddenOtherAccount
+        }
+        return RequestAuthentication(entry: entry, segments: segments)
+    }
+
+    static func basicCredentials(_ header: String?) -> (user: String, password: String)? {
+        guard let header, header.count > 6, header.prefix(6).lowercased() == "basic ",
+            let data = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+            let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":")
+        else { return nil }
+        return (String(text[..<colon]), String(text[text.index(after: colon)...]))
+    }
+
+    /// The path for logs: the token replaced, never printed.
+    static func redactedPath(_ path: String) -> String {
+        guard path.hasPrefix("/k/") else { return path }
+        let rest = path.dropFirst(3)
+        let token = rest.prefix(while: { $0 != "/" })
+        guard ClientToken.looksLikeToken(token) else { return path }
+        return "/k/<token>" + rest.dropFirst(token.count)
+    }
+}
