@@ -102,7 +102,7 @@ struct AccountDirectoryRefresher: Service {
     func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                try await Task.sleep(for: interval)
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
             } catch {
                 return
             }

@@ -77,10 +77,11 @@ public struct AccountInput: Sendable, Hashable {
             case .invalidRegion: throw .invalid(field: "region", error.description)
             }
         }
-        guard (16...128).contains(account.accessKeyId.count),
-            account.accessKeyId.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
+        // AWS's are 16 to 128 letters and digits; other S3 stores (MinIO, rclone) allow shorter ones and '-', '_', '.'.
+        guard (3...128).contains(account.accessKeyId.count),
+            account.accessKeyId.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) })
         else {
-            throw .invalid(field: "access_key_id", "must be 16 to 128 letters and digits, like AKIAIOSFODNN7EXAMPLE")
+            throw .invalid(field: "access_key_id", "must be 3 to 128 letters and digits (AWS's look like AKIAIOSFODNN7EXAMPLE)")
         }
         if !account.keyPrefix.isEmpty {
             do {

@@ -3,7 +3,10 @@ public import NIOCore
 /// Decodes base64 text that arrives in arbitrary pieces (KAZOO's `base64_encode_data` file parts),
 /// skipping line breaks and spaces; at most three characters are carried between pieces.
 public struct Base64StreamDecoder: Sendable {
-    private var carry: [UInt8] = []
+    /// Sextets of the group in progress, how many there are, and how many of them were `=`.
+    private var bits: UInt32 = 0
+    private var count = 0
+    private var padding = 0
     private var finished = false
 
     public init() {}
@@ -26,44 +29,65 @@ public struct Base64StreamDecoder: Sendable {
 
     public mutating func decode(_ input: ByteBuffer) throws(MultipartError) -> ByteBuffer {
         var output = ByteBuffer()
-        output.reserveCapacity((input.readableBytes + carry.count) / 4 * 3 + 3)
-        var quad = carry
-        quad.reserveCapacity(4)
-        for byte in input.readableBytesView {
-            if byte == 0x0D || byte == 0x0A || byte == 0x20 || byte == 0x09 { continue }
-            if byte == UInt8(ascii: "=") {
-                quad.append(byte)
-            } else {
-                guard !finished, Self.table[Int(byte)] != 0xFF else {
-                    throw MultipartError("the base64 file part holds a character that is not base64")
+        let capacity = (input.readableBytes + 4) / 4 * 3 + 3
+        var failure: MultipartError?
+        var state = (bits: bits, count: count, padding: padding, finished: finished)
+        Self.table.withUnsafeBufferPointer { table in
+            input.withUnsafeReadableBytes { source in
+                output.writeWithUnsafeMutableBytes(minimumWritableBytes: capacity) { target in
+                    var written = 0
+                    for byte in source {
+                        if byte == 0x0D || byte == 0x0A || byte == 0x20 || byte == 0x09 { continue }
+                        if state.finished {
+                            failure = MultipartError("the base64 file part continues after its padding")
+                            return written
+                        }
+                        if byte == UInt8(ascii: "=") {
+                            state.padding += 1
+                            state.bits <<= 6
+                        } else {
+                            let value = table[Int(byte)]
+                            guard value != 0xFF, state.padding == 0 else {
+                                failure = MultipartError(
+                                    value == 0xFF
+                                        ? "the base64 file part holds a character that is not base64" : "the base64 file part has misplaced '=' padding"
+                                )
+                                return written
+                            }
+                            state.bits = state.bits << 6 | UInt32(value)
+                        }
+                        state.count += 1
+                        guard state.count == 4 else { continue }
+                        guard state.padding <= 2 else {
+                            failure = MultipartError("the base64 file part has misplaced '=' padding")
+                            return written
+                        }
+                        target[written] = UInt8(truncatingIfNeeded: state.bits >> 16)
+                        written += 1
+                        if state.padding < 2 {
+                            target[written] = UInt8(truncatingIfNeeded: state.bits >> 8)
+                            written += 1
+                        }
+                        if state.padding < 1 {
+                            target[written] = UInt8(truncatingIfNeeded: state.bits)
+                            written += 1
+                        }
+                        state.finished = state.padding > 0
+                        state.bits = 0
+                        state.count = 0
+                        state.padding = 0
+                    }
+                    return written
                 }
-                quad.append(byte)
-            }
-            if quad.count == 4 {
-                try emit(quad, into: &output)
-                quad.removeAll(keepingCapacity: true)
             }
         }
-        carry = quad
+        if let failure { throw failure }
+        (bits, count, padding, finished) = state
         return output
     }
 
     /// The text ended: leftover characters are an error (base64 comes in groups of four).
     public func finish() throws(MultipartError) {
-        guard carry.isEmpty else { throw MultipartError("the base64 file part ends in the middle of a group (truncated?)") }
-    }
-
-    private mutating func emit(_ quad: [UInt8], into output: inout ByteBuffer) throws(MultipartError) {
-        guard !finished else { throw MultipartError("the base64 file part continues after its padding") }
-        let padding = quad.reversed().prefix(while: { $0 == UInt8(ascii: "=") }).count
-        guard padding <= 2, !quad.dropLast(padding).contains(UInt8(ascii: "=")) else {
-            throw MultipartError("the base64 file part has misplaced '=' padding")
-        }
-        let values = quad.map { $0 == UInt8(ascii: "=") ? 0 : UInt32(Self.table[Int($0)]) }
-        let word = values[0] << 18 | values[1] << 12 | values[2] << 6 | values[3]
-        output.writeInteger(UInt8(truncatingIfNeeded: word >> 16))
-        if padding < 2 { output.writeInteger(UInt8(truncatingIfNeeded: word >> 8)) }
-        if padding < 1 { output.writeInteger(UInt8(truncatingIfNeeded: word)) }
-        if padding > 0 { finished = true }
+        guard count == 0 else { throw MultipartError("the base64 file part ends in the middle of a group (truncated?)") }
     }
 }

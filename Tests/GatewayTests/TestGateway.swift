@@ -1,0 +1,163 @@
+import AsyncHTTPClient
+import Foundation
+import Gateway
+import Logging
+import NIOCore
+import NIOHTTP1
+import S3
+import ServiceLifecycle
+import TestSupport
+
+/// The real gateway, built exactly as `serve` builds it, listening on a free loopback port in this
+/// process, with a fresh data directory and its log captured. Stopped (gracefully) and removed after `body`.
+struct TestGateway: Sendable {
+    let runtime: GatewayRuntime
+    let port: Int
+    let log: CapturedLog
+    let group: ServiceGroup
+    var scheme = "http"
+
+    var base: String { "\(scheme)://127.0.0.1:\(port)" }
+    var http: HTTPClient { TestServers.http }
+
+    static func with<T: Sendable>(
+        configure: (inout GatewayConfig) -> Void = { _ in },
+        scheme: String = "http",
+        _ body: (TestGateway) async throws -> T
+    ) async throws -> T {
+        let directory = NSTemporaryDirectory() + "rg-gateway-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var config = GatewayConfig()
+        config.listen = "127.0.0.1:0"
+        config.dataDir = directory
+        config.publicBaseURL = "https://gateway.test"
+        config.memoryBudgetBytes = 64 * 1024 * 1024
+        configure(&config)
+        let log = CapturedLog()
+        var logger = log.logger
+        logger.logLevel = .debug
+        var s3 = S3ClientConfiguration()
+        s3.retry = RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(10), maxDelay: .milliseconds(50))
+        let runtime = try await GatewayRuntime.open(
+            config: config,
+            environment: [MasterKey.environmentVariable: MasterKey.generateEncoded()],
+            s3Configuration: s3,
+            logger: logger
+        )
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let services = try runtime.services { channel in continuation.yield(channel.localAddress?.port ?? 0) }
+        let group = ServiceGroup(services: services, logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = await iterator.next() ?? 0
+            let gateway = TestGateway(runtime: runtime, port: port, log: log, group: group, scheme: scheme)
+            let result: Result<T, any Error>
+            do {
+                result = .success(try await body(gateway))
+            } catch {
+                result = .failure(error)
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            try await runtime.http.shutdown()
+            return try result.get()
+        }
+    }
+
+    /// Adds an account and makes the server see it now; returns its token.
+    @discardableResult
+    func addAccount(
+        _ id: String,
+        host: String,
+        bucket: String,
+        accessKeyId: String,
+        secret: String,
+        configure: (inout AccountInput) -> Void = { _ in }
+    ) async throws -> String {
+        var input = AccountInput()
+        input.name = "Test account \(id.prefix(6))"
+        input.bucket = bucket
+        input.host = host
+        input.scheme = .http
+        input.pathStyle = true
+        input.accessKeyId = accessKeyId
+        input.secretAccessKey = secret
+        configure(&input)
+        let (_, token) = try runtime.accounts.add(accountId: id, input)
+        try await runtime.reloadAccounts()
+        return token
+    }
+
+    /// An account on moto with the least-privilege user on rg-recordings.
+    func addMotoAccount(_ id: String, configure: (inout AccountInput) -> Void = { _ in }) async throws -> String {
+        try await addAccount(
+            id,
+            host: TestEnvironment.host(of: "RG_MOTO_ENDPOINT"),
+            bucket: TestServers.environment("RG_MOTO_BUCKET"),
+            accessKeyId: TestServers.environment("RG_MOTO_ACCESS_KEY"),
+            secret: TestServers.environment("RG_MOTO_SECRET_KEY"),
+            configure: configure
+        )
+    }
+
+    /// An account on rclone serve s3 (which checks presigned URLs).
+    func addRcloneAccount(_ id: String, configure: (inout AccountInput) -> Void = { _ in }) async throws -> String {
+        try await addAccount(
+            id,
+            host: TestEnvironment.host(of: "RG_RCLONE_ENDPOINT"),
+            bucket: TestServers.environment("RG_RCLONE_BUCKET"),
+            accessKeyId: TestServers.environment("RG_RCLONE_ACCESS_KEY"),
+            secret: TestServers.environment("RG_RCLONE_SECRET_KEY"),
+            configure: configure
+        )
+    }
+
+    struct Answer: Sendable {
+        var status: Int
+        var headers: [(String, String)]
+        var body: [UInt8]
+        var text: String { String(decoding: body, as: UTF8.self) }
+        func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
+    }
+
+    func send(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, headers: [(String, String)] = []) async throws -> Answer {
+        var request = HTTPClientRequest(url: path.hasPrefix("http") ? path : base + path)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        return try await Self.collect(try await http.execute(request, timeout: .seconds(120)))
+    }
+
+    static func collect(_ response: HTTPClientResponse) async throws -> Answer {
+        let bytes = try await response.body.collect(upTo: 512 * 1024 * 1024)
+        return Answer(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, body: Array(bytes.readableBytesView))
+    }
+
+    /// Follows one redirect the way httpc does (a plain GET of `Location`, no credentials).
+    func follow(_ answer: Answer) async throws -> Answer {
+        guard let location = answer.header("location") else { return answer }
+        return try await send(.GET, location)
+    }
+}
+
+enum TestEnvironment {
+    static func host(of variable: String) throws -> String {
+        let endpoint = try TestServers.environment(variable)
+        return String(endpoint.dropFirst("http://".count))
+    }
+
+    static func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
+        var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        return (0..<count).map { _ in
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return UInt8(truncatingIfNeeded: state)
+        }
+    }
+
+    static func accountId() -> String {
+        (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+    }
+}
