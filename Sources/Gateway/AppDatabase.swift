@@ -86,3 +86,10 @@ public struct AppDatabase: Sendable {
         return migrator
     }
 }
+
+extension AppDatabase {
+    /// How many objects of `accountId` the index holds.
+    public func indexedObjectCount(accountId: String) async throws -> Int {
+        try await ObjectIndex(database: self).count(accountId: accountId)
+    }
+}

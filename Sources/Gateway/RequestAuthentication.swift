@@ -53,12 +53,12 @@ struct RequestAuthentication {
         return (String(text[..<colon]), String(text[text.index(after: colon)...]))
     }
 
-    /// The path for logs: the token replaced, never printed.
+    /// The path for logs: the segment that holds the token replaced, never printed.
     static func redactedPath(_ path: String) -> String {
         guard path.hasPrefix("/k/") else { return path }
         let rest = path.dropFirst(3)
-        let token = rest.prefix(while: { $0 != "/" })
-        guard ClientToken.looksLikeToken(token) else { return path }
-        return "/k/<token>" + rest.dropFirst(token.count)
+        // Whatever the first segment is (a token, a mistyped token, an account id), it is not printed.
+        let first = rest.prefix(while: { $0 != "/" })
+        return "/k/<token>" + rest.dropFirst(first.count)
     }
 }
