@@ -50,7 +50,8 @@ public struct Base64StreamDecoder: Sendable {
                             guard value != 0xFF, state.padding == 0 else {
                                 failure = MultipartError(
                                     value == 0xFF
-                                        ? "the base64 file part holds a character that is not base64" : "the base64 file part has misplaced '=' padding"
+                                        ? "the base64 file part holds a character that is not base64"
+                                        : "the base64 file part has misplaced '=' padding"
                                 )
                                 return written
                             }

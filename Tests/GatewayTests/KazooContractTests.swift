@@ -52,7 +52,12 @@ struct KazooContractTests {
             let name = "call_recording_\(TestEnvironment.accountId()).mp3"
             let query =
                 "from=1001%40acme.example.com&to=%2B14155550100%40acme.example.com&caller_id_name=Zo%C3%AB+Smith&caller_id_number=%2B14155550100&call_id=c-42&cdr_id=cdr-1&interaction_id=i-1&owner_id=o-1&account_id=\(account)&start=63900000000&duration_ms=61000&recording_id=r-1"
-            let stored = try await gateway.send(.PUT, "/k/\(token)/\(name)?\(query)", body: Array("ID3 audio".utf8), headers: [("Content-Type", "audio/mpeg")])
+            let stored = try await gateway.send(
+                .PUT,
+                "/k/\(token)/\(name)?\(query)",
+                body: Array("ID3 audio".utf8),
+                headers: [("Content-Type", "audio/mpeg")]
+            )
             #expect(stored.status == 201, "\(stored.text)")
             let info = try #require(try await TestServers.moto().headObject(key: name))
             let metadata = info.metadata.mapValues(S3Metadata.decodeValue)

@@ -44,7 +44,10 @@ struct RefusalTests {
             // AsyncHTTPClient cannot send a path that is not UTF-8 once decoded; curl sends it as it is.
             let port = gateway.port
             let notUTF8 = try await Task.detached {
-                try Curl.run(["--path-as-is", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "--data-binary", "x", "http://127.0.0.1:\(port)/k/\(token)/a/%FF.mp3"])
+                try Curl.run([
+                    "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "--data-binary", "x",
+                    "http://127.0.0.1:\(port)/k/\(token)/a/%FF.mp3",
+                ])
             }.value
             #expect(notUTF8.output == "400")
             let large = try await put("/k/\(token)/\(account)/large.mp3", [UInt8](repeating: 7, count: 1024 * 1024 + 1))
@@ -109,7 +112,8 @@ struct RefusalTests {
             let token = try await gateway.addMotoAccount(account)
             let key = "\(account)/truncated-\(sent).mp3"
             let port = gateway.port
-            let answer = try await Task.detached { try Self.sendTruncated(port: port, path: "/k/\(token)/\(key)", declared: sent * 2, sent: sent) }.value
+            let answer = try await Task.detached { try Self.sendTruncated(port: port, path: "/k/\(token)/\(key)", declared: sent * 2, sent: sent) }
+                .value
             #expect(!answer.hasPrefix("HTTP/1.1 2"), "\(answer.prefix(100))")
             try await Task.sleep(for: .milliseconds(500))
             #expect(try await TestServers.moto().headObject(key: key) == nil)

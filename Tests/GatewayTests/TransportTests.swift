@@ -1,0 +1,165 @@
+import AsyncHTTPClient
+import Foundation
+import Gateway
+import NIOCore
+import NIOSSL
+import S3
+import TestSupport
+import Testing
+
+/// How the gateway talks HTTP: 100-continue, TLS, graceful shutdown, and Erlang's httpc (KAZOO's client).
+@Suite(.serialized)
+struct TransportTests {
+    static func temporaryDirectory() throws -> String {
+        let path = NSTemporaryDirectory() + "rg-transport-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    @Test func expectContinueIsAnsweredOnlyForAcceptedRequests() async throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = directory + "/big.bin"
+        FileManager.default.createFile(atPath: file, contents: Data(TestEnvironment.randomBytes(4 * 1024 * 1024, seed: 9)))
+        try await TestGateway.with(configure: { $0.maxRequestBytes = 5 * 1024 * 1024 }) { gateway in
+            let account = TestEnvironment.accountId()
+            let token = try await gateway.addMotoAccount(account)
+            let base = gateway.base
+            func curl(_ path: String) async throws -> [String] {
+                try await Task.detached {
+                    // curl sends `Expect: 100-continue` for bodies over 1 MiB and waits up to 1 s for an answer.
+                    try Curl.run([
+                        "--path-as-is", "-o", "/dev/null", "-T", file, "-H", "Expect: 100-continue", "-w",
+                        "%{http_code} %{size_upload} %{time_total}", base + path,
+                    ])
+                }.value.output.split(separator: " ").map(String.init)
+            }
+            let accepted = try await curl("/k/\(token)/\(account)/expect.mp3")
+            #expect(accepted[0] == "201")
+            #expect(accepted[1] == "\(4 * 1024 * 1024)")
+            #expect((Double(accepted[2]) ?? 9) < 0.9, "no one-second stall waiting for 100 Continue")
+
+            for (path, status) in [("/k/rg_\(String(repeating: "B", count: 43))/\(account)/x.mp3", "401"), ("/k/\(token)/a/../x.mp3", "400")] {
+                let refused = try await curl(path)
+                #expect(refused[0] == status)
+                #expect(refused[1] == "0", "the body was not sent")
+            }
+            let big = directory + "/too-big.bin"
+            FileManager.default.createFile(atPath: big, contents: Data(count: 6 * 1024 * 1024))
+            let tooBig = try await Task.detached {
+                try Curl.run(["-o", "/dev/null", "-T", big, "-w", "%{http_code} %{size_upload}", base + "/k/\(token)/\(account)/big.mp3"])
+            }.value.output
+            #expect(tooBig == "413 0")
+        }
+    }
+
+    @Test func storesAndFetchesOverTLS() async throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let made = try Process.run(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            arguments: [
+                "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=gateway.test",
+                "-addext", "subjectAltName=DNS:gateway.test,IP:127.0.0.1",
+                "-keyout", directory + "/key.pem", "-out", directory + "/cert.pem",
+            ]
+        )
+        made.waitUntilExit()
+        #expect(made.terminationStatus == 0)
+        try await TestGateway.with(
+            configure: {
+                $0.tlsCertificateFile = directory + "/cert.pem"
+                $0.tlsKeyFile = directory + "/key.pem"
+            },
+            scheme: "https"
+        ) { gateway in
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(directory + "/cert.pem")
+            tls.minimumTLSVersion = .tlsv12
+            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls, redirectConfiguration: .disallow))
+            defer { _ = client.shutdown() }
+            let account = TestEnvironment.accountId()
+            let token = try await gateway.addRcloneAccount(account)
+            let bytes = TestEnvironment.randomBytes(100_000, seed: 10)
+            var put = HTTPClientRequest(url: gateway.base + "/k/\(token)/\(account)/tls.mp3")
+            put.method = .PUT
+            put.body = .bytes(ByteBuffer(bytes: bytes))
+            #expect(try await client.execute(put, timeout: .seconds(30)).status.code == 201)
+            let redirect = try await client.execute(
+                HTTPClientRequest(url: gateway.base + "/k/\(token)/\(account)/tls.mp3/\(account)/tls.mp3"),
+                timeout: .seconds(30)
+            )
+            #expect(redirect.status.code == 302)
+            let location = try #require(redirect.headers.first(name: "location"))
+            let fetched = try await gateway.send(.GET, location)
+            #expect(fetched.body == bytes)
+
+            // Plain http to the TLS port gets nowhere; TLS 1.1 is refused.
+            await #expect(throws: (any Error).self) {
+                _ = try await TestServers.http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(gateway.port)/healthz"), timeout: .seconds(5))
+            }
+            let port = gateway.port
+            let old = try await Task.detached {
+                try Curl.run([
+                    "--tlsv1.1", "--tls-max", "1.1", "--cacert", directory + "/cert.pem", "-o", "/dev/null", "-w", "%{http_code}",
+                    "https://127.0.0.1:\(port)/healthz",
+                ])
+            }.value
+            #expect(old.status != 0)
+        }
+    }
+
+    @Test func gracefulShutdownLetsAnUploadInFlightFinish() async throws {
+        let account = TestEnvironment.accountId()
+        let key = "\(account)/in-flight.mp3"
+        let length = 3 * 1024 * 1024
+        let status = try await TestGateway.with { gateway in
+            let token = try await gateway.addMotoAccount(account)
+            var request = HTTPClientRequest(url: gateway.base + "/k/\(token)/\(key)")
+            request.method = .PUT
+            let (chunks, continuation) = AsyncStream.makeStream(of: ByteBuffer.self)
+            request.body = .stream(chunks, length: .known(Int64(length)))
+            let client = gateway.http
+            let response = Task { try await client.execute(request, timeout: .seconds(60)).status.code }
+            let bytes = TestEnvironment.randomBytes(length, seed: 11)
+            continuation.yield(ByteBuffer(bytes: bytes[..<(1024 * 1024)]))
+            try await Task.sleep(for: .milliseconds(300))
+            // SIGTERM's effect: stop accepting, drain in-flight requests.
+            let group = gateway.group
+            Task { await group.triggerGracefulShutdown() }
+            try await Task.sleep(for: .milliseconds(300))
+            continuation.yield(ByteBuffer(bytes: bytes[(1024 * 1024)...]))
+            continuation.finish()
+            return try await response.value
+        }
+        #expect(status == 201)
+        #expect(try await TestServers.moto().headObject(key: key)?.size == length)
+    }
+
+    @Test func aWrongMasterKeyStopsTheStartWithoutChangingAnything() async throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var config = GatewayConfig()
+        config.dataDir = directory
+        let first = try await GatewayRuntime.open(config: config, environment: [:])
+        var input = AccountStoreTests.input()
+        input.host = "127.0.0.1:9"
+        _ = try first.accounts.add(accountId: AccountStoreTests.id, input)
+        try await first.http.shutdown()
+        let keyFile = directory + "/" + MasterKey.fileName
+        let before = try [keyFile, directory + "/" + AppDatabase.fileName].map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
+
+        await #expect(throws: MasterKeyError.self) {
+            _ = try await GatewayRuntime.open(config: config, environment: [MasterKey.environmentVariable: MasterKey.generateEncoded()])
+        }
+        try FileManager.default.moveItem(atPath: keyFile, toPath: keyFile + ".moved")
+        await #expect(throws: MasterKeyError.self) { _ = try await GatewayRuntime.open(config: config, environment: [:]) }
+        #expect(!FileManager.default.fileExists(atPath: keyFile), "no new key was made over sealed secrets")
+        try FileManager.default.moveItem(atPath: keyFile + ".moved", toPath: keyFile)
+        let after = try [keyFile, directory + "/" + AppDatabase.fileName].map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
+        #expect(before == after)
+        let again = try await GatewayRuntime.open(config: config, environment: [:])
+        #expect(again.accountCount == 1)
+        try await again.http.shutdown()
+    }
+}
