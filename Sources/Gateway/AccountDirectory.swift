@@ -9,10 +9,17 @@ import Synchronization
 /// the hash of its client token or by its id. Reloaded when the registry's revision changes, so accounts
 /// added or changed from the command line (another process) take effect within a second.
 final class AccountDirectory: Sendable {
-    struct Entry: Sendable {
+    /// A class: requests pass it around by reference rather than copying an account and a client.
+    final class Entry: Sendable {
         let account: Account
         let tokenHash: String
         let client: S3Client
+
+        init(account: Account, tokenHash: String, client: S3Client) {
+            self.account = account
+            self.tokenHash = tokenHash
+            self.client = client
+        }
     }
 
     struct Snapshot: Sendable {

@@ -19,10 +19,15 @@ public enum ClientToken {
 
     /// The stored form: lowercase hex SHA-256.
     public static func hash(_ token: some StringProtocol) -> String {
-        SHA256.hash(data: Array(token.utf8)).map { byte in
-            let hex = Array("0123456789abcdef".utf8)
-            return String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]], as: UTF8.self)
-        }.joined()
+        let digest = SHA256.hash(data: Array(token.utf8))
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(64)
+        for byte in digest {
+            out.append(hex[Int(byte >> 4)])
+            out.append(hex[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Compares two hashes without an early exit.

@@ -7,34 +7,29 @@ import S3
 /// presigned S3 URL, or streams the bytes itself when the account says `proxy` or the request carries
 /// an `Authorization` header (Erlang's httpc would forward it to S3, which refuses it, and it would leak).
 struct FetchRoute: Sendable {
-    let index: ObjectIndex
+    let locator: ObjectLocator
     let defaultExpiry: Int
 
-    /// The object a fetch means. KAZOO fetches the stored URL plus the path again plus a metadata query
-    /// (KAZOO.md): the longest stored prefix wins; without an index row, the first half of a doubled
-    /// path, else the whole path.
-    func resolve(_ auth: RequestAuthentication) async throws -> (key: String, contentType: String?) {
+    func resolve(_ auth: RequestAuthentication) throws -> ObjectLocator.Location {
         let account = auth.entry.account
-        if let stored = try await index.longestStoredPrefix(accountId: account.accountId, segments: auth.segments) {
-            return (stored.objectKey, stored.contentType)
-        }
-        var segments = auth.segments
-        let half = segments.count / 2
-        if segments.count % 2 == 0, half > 0, segments[..<half].elementsEqual(segments[half...]) {
-            segments = Array(segments[..<half])
-        }
-        do {
-            return (try ObjectKey.key(prefix: account.keyPrefix, segments: segments), nil)
-        } catch {
-            throw GatewayError.badPath(error.message)
-        }
+        return try locator.locate(accountId: account.accountId, keyPrefix: account.keyPrefix, segments: auth.segments)
+    }
+
+    /// The presigned URL a redirect points at: the account's credentials and expiry, the object's content type.
+    static func presignedLocation(_ entry: AccountDirectory.Entry, _ location: ObjectLocator.Location, defaultExpiry: Int) throws -> String {
+        try entry.client.presignedGetURL(
+            key: location.key,
+            expires: entry.account.presignExpirySeconds ?? defaultExpiry,
+            responseContentType: location.contentType ?? ContentTypes.guess(forKey: location.key)
+        ).url
     }
 
     func fetch(_ request: Request, auth: RequestAuthentication, logger: Logger) async throws -> Response {
-        let (key, indexedType) = try await resolve(auth)
+        let location = try resolve(auth)
+        let key = location.key
         let account = auth.entry.account
         let client = auth.entry.client
-        let contentType = indexedType ?? ContentTypes.guess(forKey: key)
+        let contentType = location.contentType ?? ContentTypes.guess(forKey: key)
         do {
             if request.method == .head {
                 guard let info = try await client.headObject(key: key) else { throw GatewayError.notFound }
@@ -59,8 +54,8 @@ struct FetchRoute: Sendable {
                     }
                 )
             }
-            let url = try client.presignedGetURL(key: key, expires: account.presignExpirySeconds ?? defaultExpiry, responseContentType: contentType)
-            return Response(status: .found, headers: [.location: url.url, .contentLength: "0", .cacheControl: "no-store"])
+            let url = try Self.presignedLocation(auth.entry, location, defaultExpiry: defaultExpiry)
+            return Response(status: .found, headers: [.location: url, .contentLength: "0", .cacheControl: "no-store"])
         } catch let error as S3Error {
             logger.error("S3 refused the fetch: \(error)", metadata: ["key": "\(key)", "s3_code": "\(error.code)"])
             throw GatewayError(.badGateway, "s3_error", "the bucket did not answer the fetch (\(error))")

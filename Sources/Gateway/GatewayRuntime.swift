@@ -19,7 +19,7 @@ public struct GatewayRuntime: Sendable {
     public let http: HTTPClient
     public let budget: MemoryBudget
     let directory: AccountDirectory
-    let index: ObjectIndex
+    let locator: ObjectLocator
     let logger: Logger
 
     /// Opens the data directory, checks the master key against the sealed secrets (a wrong key is an
@@ -53,7 +53,7 @@ public struct GatewayRuntime: Sendable {
             http: http,
             budget: MemoryBudget(capacity: config.memoryBudgetBytes),
             directory: directory,
-            index: ObjectIndex(database: database),
+            locator: ObjectLocator(index: ObjectIndex(database: database)),
             logger: logger
         )
     }
@@ -69,12 +69,18 @@ public struct GatewayRuntime: Sendable {
         let uploader = MultipartUploader(budget: budget, partSize: config.partSizeBytes, parallelParts: config.parallelParts, logger: logger)
         let responder = GatewayResponder(
             directory: directory,
-            storeRoute: StoreRoute(uploader: uploader, index: index, maxRequestBytes: config.maxRequestBytes),
-            fetchRoute: FetchRoute(index: index, defaultExpiry: config.presignExpirySeconds),
+            storeRoute: StoreRoute(uploader: uploader, locator: locator, maxRequestBytes: config.maxRequestBytes),
+            fetchRoute: FetchRoute(locator: locator, defaultExpiry: config.presignExpirySeconds),
             health: HealthCheck(database: database, dataDirectory: config.dataDir)
         )
         let http1 = HTTPServerBuilder.http1(
-            configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()], idleTimeout: .seconds(300))
+            configuration: .init(
+                additionalChannelHandlers: [
+                    ExpectContinueHandler(),
+                    FastRedirectHandler(directory: directory, locator: locator, defaultExpiry: config.presignExpirySeconds),
+                ],
+                idleTimeout: .seconds(300)
+            )
         )
         let server: HTTPServerBuilder
         if let certificate = config.tlsCertificateFile, let key = config.tlsKeyFile {

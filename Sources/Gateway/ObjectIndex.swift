@@ -27,22 +27,28 @@ struct ObjectIndex: Sendable {
         try await database.writer.write { db in try object.save(db) }
     }
 
-    /// The indexed object whose request path is the longest segment-wise prefix of `segments`.
-    func longestStoredPrefix(accountId: String, segments: [String]) async throws -> StoredObject? {
+    /// The key and content type of the indexed object whose request path is the longest segment-wise
+    /// prefix of `segments`.
+    func longestStoredPrefix(accountId: String, segments: [String]) throws -> (requestPath: String, key: String, contentType: String?)? {
         guard !segments.isEmpty else { return nil }
-        var candidates: [String] = []
-        candidates.reserveCapacity(segments.count)
+        var arguments: [(any DatabaseValueConvertible)?] = [accountId]
+        arguments.reserveCapacity(segments.count + 1)
         var path = ""
         for segment in segments {
             path = path.isEmpty ? segment : path + "/" + segment
-            candidates.append(path)
+            arguments.append(path)
         }
-        let paths = candidates
-        return try await database.writer.read { db in
-            try StoredObject
-                .filter(Column("account_id") == accountId && paths.contains(Column("request_path")))
-                .order(length(Column("request_path")).desc)
-                .fetchOne(db)
+        let placeholders = Array(repeating: "?", count: segments.count).joined(separator: ",")
+        let sql = """
+            SELECT request_path, object_key, content_type FROM stored_object WHERE account_id = ? AND request_path IN (\(placeholders))
+            ORDER BY length(request_path) DESC LIMIT 1
+            """
+        let statementArguments = StatementArguments(arguments)
+        // A synchronous read runs on this thread (one indexed lookup, microseconds); the async form hops
+        // to a GRDB queue and back. The statement is prepared once per segment count and cached.
+        return try database.writer.read { db in
+            guard let row = try Row.fetchOne(try db.cachedStatement(sql: sql), arguments: statementArguments) else { return nil }
+            return (row[0], row[1], row[2])
         }
     }
 

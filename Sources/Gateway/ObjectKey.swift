@@ -11,11 +11,20 @@ public enum ObjectKey {
     public static func segments(ofRawPath raw: Substring) throws(ObjectKeyError) -> [String] {
         guard !raw.isEmpty else { throw ObjectKeyError("the path after the token is empty: it names the recording") }
         var segments: [String] = []
-        for rawSegment in raw.split(separator: "/", omittingEmptySubsequences: false) {
-            guard let decoded = URIEncoding.decode(rawSegment) else {
-                throw ObjectKeyError("the path has a malformed %-escape or is not UTF-8")
+        for rawSegment in raw.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
+            let decoded: String
+            if rawSegment.contains(UInt8(ascii: "%")) {
+                guard let text = URIEncoding.decode(Substring(rawSegment)) else {
+                    throw ObjectKeyError("the path has a malformed %-escape or is not UTF-8")
+                }
+                guard !text.utf8.contains(UInt8(ascii: "/")) else { throw ObjectKeyError("a path segment cannot hold an encoded '/' (%2F)") }
+                decoded = text
+            } else {
+                guard let text = String(validating: rawSegment, as: UTF8.self) else {
+                    throw ObjectKeyError("the path has a malformed %-escape or is not UTF-8")
+                }
+                decoded = text
             }
-            guard !decoded.contains("/") else { throw ObjectKeyError("a path segment cannot hold an encoded '/' (%2F)") }
             try check(segment: decoded)
             segments.append(decoded)
         }
@@ -37,10 +46,18 @@ public enum ObjectKey {
     }
 
     static func check(segment: some StringProtocol) throws(ObjectKeyError) {
-        guard !segment.isEmpty else { throw ObjectKeyError("the path has an empty segment ('//' or a trailing '/')") }
-        guard segment != ".", segment != ".." else { throw ObjectKeyError("the path cannot contain '.' or '..' segments") }
-        guard !segment.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || (0x80...0x9F).contains($0.value) }) else {
-            throw ObjectKeyError("the path cannot contain control characters")
+        let bytes = segment.utf8
+        guard !bytes.isEmpty else { throw ObjectKeyError("the path has an empty segment ('//' or a trailing '/')") }
+        guard !bytes.elementsEqual(".".utf8), !bytes.elementsEqual("..".utf8) else {
+            throw ObjectKeyError("the path cannot contain '.' or '..' segments")
+        }
+        // C0 controls and DEL are single bytes; C1 controls (U+0080...U+009F) are 0xC2 0x80...0x9F in UTF-8.
+        var previous: UInt8 = 0
+        for byte in bytes {
+            if byte < 0x20 || byte == 0x7F || (previous == 0xC2 && (0x80...0x9F).contains(byte)) {
+                throw ObjectKeyError("the path cannot contain control characters")
+            }
+            previous = byte
         }
     }
 }

@@ -42,7 +42,9 @@ enum RecordingMetadata {
         guard let query, !query.isEmpty else { return [] }
         return query.split(separator: "&").compactMap { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ text: Substring) -> String? { URIEncoding.decode(text.replacingOccurrences(of: "+", with: " ")) }
+            func decode(_ text: Substring) -> String? {
+                text.utf8.contains(UInt8(ascii: "+")) ? URIEncoding.decode(String(text.map { $0 == "+" ? " " : $0 })) : URIEncoding.decode(text)
+            }
             guard let name = decode(parts[0]), !name.isEmpty else { return nil }
             return (name, parts.count > 1 ? decode(parts[1]) ?? "" : "")
         }

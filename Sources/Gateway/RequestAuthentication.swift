@@ -10,17 +10,29 @@ struct RequestAuthentication {
     let segments: [String]
 
     static func authenticate(_ request: Request, directory: AccountDirectory) throws(GatewayError) -> RequestAuthentication {
-        let path = request.uri.path
-        guard path.hasPrefix("/k/") else { throw GatewayError.notFound }
-        let rest = path.dropFirst(3)
-        let tokenText = rest.prefix(while: { $0 != "/" })
-        let basic = basicCredentials(request.headers[.authorization])
+        try authenticate(path: request.uri.path, query: request.uri.query, authorization: request.headers[.authorization], directory: directory)
+    }
+
+    /// - Parameters: the raw (percent-encoded) path and query, and the `Authorization` header if any.
+    static func authenticate(
+        path: String,
+        query: String?,
+        authorization: String?,
+        directory: AccountDirectory
+    ) throws(GatewayError)
+        -> RequestAuthentication
+    {
+        guard path.utf8.starts(with: "/k/".utf8) else { throw GatewayError.notFound }
+        let rest = path[path.utf8.index(path.startIndex, offsetBy: 3)...]
+        let tokenEnd = rest.utf8.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
+        let tokenText = rest[..<tokenEnd]
+        let basic = basicCredentials(authorization)
 
         var entry: AccountDirectory.Entry?
         var rawPath = rest
         if ClientToken.looksLikeToken(tokenText), let found = directory.entry(forTokenHash: ClientToken.hash(tokenText)) {
             entry = found
-            rawPath = rest.dropFirst(tokenText.count + 1)
+            rawPath = tokenEnd == rest.endIndex ? rest[tokenEnd...] : rest[rest.utf8.index(after: tokenEnd)...]
             // Basic credentials that name another account contradict the token.
             if let basic, Account.isValidAccountId(basic.user), basic.user != found.account.accountId { throw GatewayError.forbiddenOtherAccount }
         } else if let basic, let found = directory.entry(forAccountId: basic.user),
@@ -39,8 +51,10 @@ struct RequestAuthentication {
         }
         let accountId = entry.account.accountId
         if let first = segments.first, Account.isValidAccountId(first), first != accountId { throw GatewayError.forbiddenOtherAccount }
-        for pair in RecordingMetadata.queryPairs(request.uri.query) where pair.name == "account_id" && pair.value != accountId {
-            throw GatewayError.forbiddenOtherAccount
+        if let query, query.utf8.firstRange(of: "account_id".utf8) != nil {
+            for pair in RecordingMetadata.queryPairs(query) where pair.name == "account_id" && pair.value != accountId {
+                throw GatewayError.forbiddenOtherAccount
+            }
         }
         return RequestAuthentication(entry: entry, segments: segments)
     }

@@ -7,7 +7,7 @@ import S3
 /// once S3 confirmed the object; anything else is an error, so KAZOO keeps the recording and retries.
 struct StoreRoute: Sendable {
     let uploader: MultipartUploader
-    let index: ObjectIndex
+    let locator: ObjectLocator
     let maxRequestBytes: Int
 
     func store(_ request: Request, context: GatewayContext, auth: RequestAuthentication, logger: Logger) async throws -> Response {
@@ -54,8 +54,13 @@ struct StoreRoute: Sendable {
                 contentType: options.contentType,
                 storedAt: Date()
             )
+            locator.remember(
+                accountId: account.accountId,
+                requestPath: stored.requestPath,
+                location: ObjectLocator.Location(key: key, contentType: options.contentType)
+            )
             do {
-                try await index.record(stored)
+                try await locator.index.record(stored)
             } catch {
                 // The object is safe in S3; fetches fall back to resolving the path itself.
                 logger.error("stored object not recorded in the index: \(error)", metadata: ["key": "\(key)"])

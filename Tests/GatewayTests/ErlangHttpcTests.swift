@@ -31,7 +31,7 @@ struct ErlangHttpcTests {
                 io:format("put=~p get=~p same=~p auth=~p auth_same=~p~n", [PutStatus, GetStatus, GetBody =:= Body, AuthStatus, AuthBody =:= Body]),
                 halt().
                 """
-            return try await Task.detached {
+            return try await onOwnThread {
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
                 process.arguments = ["erl", "-noshell", "-eval", program]
@@ -42,7 +42,7 @@ struct ErlangHttpcTests {
                 let data = pipe.fileHandleForReading.readDataToEndOfFile()
                 process.waitUntilExit()
                 return String(decoding: data, as: UTF8.self)
-            }.value
+            }
         }
         #expect(output.contains("put=201 get=200 same=true auth=200 auth_same=true"), "\(output)")
     }

@@ -203,3 +203,30 @@ struct KazooContractTests {
         }
     }
 }
+
+/// The event-loop redirect (`FastRedirectHandler`) answers like the route.
+@Suite(.serialized)
+struct FastRedirectTests {
+    @Test func fastAndRouteRedirectsAgree() async throws {
+        try await TestGateway.with { gateway in
+            let account = TestEnvironment.accountId()
+            let token = try await gateway.addRcloneAccount(account)
+            let path = KazooContractTests.kazooPath(account: account)
+            let bytes = TestEnvironment.randomBytes(70_000, seed: 13)
+            #expect(try await gateway.send(.PUT, "/k/\(token)/\(path)", body: bytes, headers: [("Content-Type", "audio/wav")]).status == 201)
+            let fetch = "/k/\(token)/\(path)/\(path)?call_id=1"
+            // Remembered after the store: answered on the event loop.
+            let fast = try await gateway.send(.GET, fetch)
+            // `Connection: close` is left to the route.
+            let routed = try await gateway.send(.GET, fetch, headers: [("Connection", "close")])
+            for answer in [fast, routed] {
+                #expect(answer.status == 302)
+                #expect(answer.header("cache-control") == "no-store")
+                let location = try #require(answer.header("location"))
+                #expect(location.contains("/rg-rclone/\(path)?response-content-type=audio%2Fwav&X-Amz-Algorithm=AWS4-HMAC-SHA256"))
+                #expect(try await gateway.follow(answer).body == bytes)
+            }
+
+        }
+    }
+}

@@ -15,7 +15,9 @@ import Glibc
 @Suite(.serialized)
 struct RefusalTests {
     @Test func wrongTokensOtherAccountsAndUnsafePathsAreRefused() async throws {
-        try await TestGateway.with(configure: { $0.maxRequestBytes = 1024 * 1024 }) { gateway in
+        var config = TestGateway.config
+        config.maxRequestBytes = 1024 * 1024
+        try await TestGateway.with(config: config) { gateway in
             let account = TestEnvironment.accountId()
             let other = TestEnvironment.accountId()
             let token = try await gateway.addMotoAccount(account)
@@ -43,12 +45,12 @@ struct RefusalTests {
             }
             // AsyncHTTPClient cannot send a path that is not UTF-8 once decoded; curl sends it as it is.
             let port = gateway.port
-            let notUTF8 = try await Task.detached {
+            let notUTF8 = try await onOwnThread {
                 try Curl.run([
                     "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "--data-binary", "x",
                     "http://127.0.0.1:\(port)/k/\(token)/a/%FF.mp3",
                 ])
-            }.value
+            }
             #expect(notUTF8.output == "400")
             let large = try await put("/k/\(token)/\(account)/large.mp3", [UInt8](repeating: 7, count: 1024 * 1024 + 1))
             #expect(large.status == 413)
@@ -75,6 +77,12 @@ struct RefusalTests {
 
     /// Sends a request head promising `declared` bytes, then `sent` bytes, then closes the connection.
     static func sendTruncated(port: Int, path: String, declared: Int, sent: Int) throws -> String {
+        let head = "PUT \(path) HTTP/1.1\r\nHost: gateway.test\r\nContent-Type: audio/mpeg\r\nContent-Length: \(declared)\r\n\r\n"
+        return try sendRaw(port: port, Array(head.utf8) + [UInt8](repeating: 0x55, count: sent))
+    }
+
+    /// Writes `bytes` on a new connection, half-closes it, and returns everything the server answered.
+    static func sendRaw(port: Int, _ bytes: [UInt8]) throws -> String {
         let socketDescriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socketDescriptor >= 0 else { throw POSIXError(.EIO) }
         defer { close(socketDescriptor) }
@@ -86,8 +94,6 @@ struct RefusalTests {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socketDescriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
-        let head = "PUT \(path) HTTP/1.1\r\nHost: gateway.test\r\nContent-Type: audio/mpeg\r\nContent-Length: \(declared)\r\n\r\n"
-        let bytes = Array(head.utf8) + [UInt8](repeating: 0x55, count: sent)
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { send(socketDescriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -112,8 +118,7 @@ struct RefusalTests {
             let token = try await gateway.addMotoAccount(account)
             let key = "\(account)/truncated-\(sent).mp3"
             let port = gateway.port
-            let answer = try await Task.detached { try Self.sendTruncated(port: port, path: "/k/\(token)/\(key)", declared: sent * 2, sent: sent) }
-                .value
+            let answer = try await onOwnThread { try Self.sendTruncated(port: port, path: "/k/\(token)/\(key)", declared: sent * 2, sent: sent) }
             #expect(!answer.hasPrefix("HTTP/1.1 2"), "\(answer.prefix(100))")
             try await Task.sleep(for: .milliseconds(500))
             #expect(try await TestServers.moto().headObject(key: key) == nil)

@@ -20,19 +20,24 @@ struct TestGateway: Sendable {
     var base: String { "\(scheme)://127.0.0.1:\(port)" }
     var http: HTTPClient { TestServers.http }
 
+    /// The test configuration: a free loopback port, a 64 MiB budget; `with` gives it a fresh data directory.
+    static var config: GatewayConfig {
+        var config = GatewayConfig()
+        config.listen = "127.0.0.1:0"
+        config.publicBaseURL = "https://gateway.test"
+        config.memoryBudgetBytes = 64 * 1024 * 1024
+        return config
+    }
+
     static func with<T: Sendable>(
-        configure: (inout GatewayConfig) -> Void = { _ in },
+        config base: GatewayConfig = TestGateway.config,
         scheme: String = "http",
         _ body: (TestGateway) async throws -> T
     ) async throws -> T {
         let directory = NSTemporaryDirectory() + "rg-gateway-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var config = GatewayConfig()
-        config.listen = "127.0.0.1:0"
+        var config = base
         config.dataDir = directory
-        config.publicBaseURL = "https://gateway.test"
-        config.memoryBudgetBytes = 64 * 1024 * 1024
-        configure(&config)
         let log = CapturedLog()
         var logger = log.logger
         logger.logLevel = .debug

@@ -21,18 +21,20 @@ struct TransportTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let file = directory + "/big.bin"
         FileManager.default.createFile(atPath: file, contents: Data(TestEnvironment.randomBytes(4 * 1024 * 1024, seed: 9)))
-        try await TestGateway.with(configure: { $0.maxRequestBytes = 5 * 1024 * 1024 }) { gateway in
+        var config = TestGateway.config
+        config.maxRequestBytes = 5 * 1024 * 1024
+        try await TestGateway.with(config: config) { gateway in
             let account = TestEnvironment.accountId()
             let token = try await gateway.addMotoAccount(account)
             let base = gateway.base
             func curl(_ path: String) async throws -> [String] {
-                try await Task.detached {
+                try await onOwnThread {
                     // curl sends `Expect: 100-continue` for bodies over 1 MiB and waits up to 1 s for an answer.
                     try Curl.run([
                         "--path-as-is", "-o", "/dev/null", "-T", file, "-H", "Expect: 100-continue", "-w",
                         "%{http_code} %{size_upload} %{time_total}", base + path,
                     ])
-                }.value.output.split(separator: " ").map(String.init)
+                }.output.split(separator: " ").map(String.init)
             }
             let accepted = try await curl("/k/\(token)/\(account)/expect.mp3")
             #expect(accepted[0] == "201")
@@ -46,9 +48,9 @@ struct TransportTests {
             }
             let big = directory + "/too-big.bin"
             FileManager.default.createFile(atPath: big, contents: Data(count: 6 * 1024 * 1024))
-            let tooBig = try await Task.detached {
+            let tooBig = try await onOwnThread {
                 try Curl.run(["-o", "/dev/null", "-T", big, "-w", "%{http_code} %{size_upload}", base + "/k/\(token)/\(account)/big.mp3"])
-            }.value.output
+            }.output
             #expect(tooBig == "413 0")
         }
     }
@@ -66,13 +68,10 @@ struct TransportTests {
         )
         made.waitUntilExit()
         #expect(made.terminationStatus == 0)
-        try await TestGateway.with(
-            configure: {
-                $0.tlsCertificateFile = directory + "/cert.pem"
-                $0.tlsKeyFile = directory + "/key.pem"
-            },
-            scheme: "https"
-        ) { gateway in
+        var config = TestGateway.config
+        config.tlsCertificateFile = directory + "/cert.pem"
+        config.tlsKeyFile = directory + "/key.pem"
+        try await TestGateway.with(config: config, scheme: "https") { gateway in
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.trustRoots = .file(directory + "/cert.pem")
             tls.minimumTLSVersion = .tlsv12
@@ -99,12 +98,12 @@ struct TransportTests {
                 _ = try await TestServers.http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(gateway.port)/healthz"), timeout: .seconds(5))
             }
             let port = gateway.port
-            let old = try await Task.detached {
+            let old = try await onOwnThread {
                 try Curl.run([
                     "--tlsv1.1", "--tls-max", "1.1", "--cacert", directory + "/cert.pem", "-o", "/dev/null", "-w", "%{http_code}",
                     "https://127.0.0.1:\(port)/healthz",
                 ])
-            }.value
+            }
             #expect(old.status != 0)
         }
     }
