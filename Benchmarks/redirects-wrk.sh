@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# GET redirects per second and latency: `wrk` with 64 connections against `recording-gateway serve`
+# (release build) on loopback, fetching a KAZOO-style doubled path of a stored recording. The first
+# fetch goes through the route (index lookup); later ones are answered from memory on the event loop.
+# For comparison the same run measures /healthz, the cheapest request through the whole HTTP stack.
+# Usage: Benchmarks/redirects-wrk.sh [SECONDS] [ROUNDS]   (defaults 10, 3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-10}
+rounds=${2:-3}
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } >/dev/null
+swift build -c release --scratch-path .build-release --product recording-gateway >/dev/null
+bin=.build-release/release/recording-gateway
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+RCLONE=$(command -v rclone || python3 -c 'import sysconfig,os; print(os.path.join(sysconfig.get_path("scripts"), "rclone"))')
+s3_port=$(free_port)
+secret=$(python3 -c 'import secrets; print(secrets.token_hex(20))')
+mkdir -p "$work/s3/bench"
+"$RCLONE" serve s3 --addr "127.0.0.1:$s3_port" --auth-key "BENCHKEY,$secret" "$work/s3" >"$work/rclone.log" 2>&1 &
+pids+=($!)
+
+port=$(free_port)
+cat >"$work/config.json" <<JSON
+{"listen": "127.0.0.1:$port", "public_base_url": "https://recordings.example.com", "data_dir": "$work/data", "log_level": "warning"}
+JSON
+account=4a9b2c3d4e5f60718293a4b5c6d7e8f9
+token=$(printf %s "$secret" | RG_MASTER_KEY= "$bin" accounts add --config "$work/config.json" --account-id "$account" --name Bench \
+  --bucket bench --host "127.0.0.1:$s3_port" --scheme http --path-style --access-key-id BENCHKEY --secret-access-key-stdin --json |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+RG_MASTER_KEY= "$bin" serve --config "$work/config.json" >"$work/serve.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+
+path="$account/0123456789abcdef0123456789abcdef/202611-0123456789abcdef0123456789abcdef/0123456789abcdef0123456789abcdef.mp3"
+head -c 1000000 /dev/urandom >"$work/recording.mp3"
+curl -fsS -o /dev/null -T "$work/recording.mp3" -H 'Content-Type: audio/mpeg' "http://127.0.0.1:$port/k/$token/$path"
+url="http://127.0.0.1:$port/k/$token/$path/$path?call_id=abc&media_type=mp3"
+test "$(curl -s -o /dev/null -w '%{http_code}' "$url")" = 302
+curl -fsSL -o "$work/fetched.mp3" "$url" && cmp "$work/recording.mp3" "$work/fetched.mp3"
+
+echo "wrk -c64 -d${seconds}s against $(nproc) cores shared by wrk and the gateway"
+for round in $(seq 1 "$rounds"); do
+  for threads in 1 2; do
+    result=$(wrk -t"$threads" -c64 -d"${seconds}s" --latency "$url")
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$result")
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$result")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$result")
+    non3xx=$(awk '/Non-2xx or 3xx/ {print $5}' <<<"$result")
+    echo "round $round  wrk -t$threads  redirects: $rps/s  p50 $p50  p99 $p99  ${non3xx:+non-2xx/3xx: $non3xx}"
+  done
+  health=$(wrk -t1 -c64 -d"${seconds}s" --latency "http://127.0.0.1:$port/healthz")
+  echo "round $round  wrk -t1  /healthz:  $(awk '/Requests\/sec/ {print $2}' <<<"$health")/s  p99 $(awk '$1 == "99%" {print $2}' <<<"$health")"
+done
