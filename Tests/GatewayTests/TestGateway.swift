@@ -15,6 +15,7 @@ struct TestGateway: Sendable {
     let port: Int
     let log: CapturedLog
     let group: ServiceGroup
+    let masterKey: String
     var scheme = "http"
 
     var base: String { "\(scheme)://127.0.0.1:\(port)" }
@@ -43,9 +44,10 @@ struct TestGateway: Sendable {
         logger.logLevel = .debug
         var s3 = S3ClientConfiguration()
         s3.retry = RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(10), maxDelay: .milliseconds(50))
+        let masterKey = MasterKey.generateEncoded()
         let runtime = try await GatewayRuntime.open(
             config: config,
-            environment: [MasterKey.environmentVariable: MasterKey.generateEncoded()],
+            environment: [MasterKey.environmentVariable: masterKey],
             s3Configuration: s3,
             logger: logger
         )
@@ -56,7 +58,7 @@ struct TestGateway: Sendable {
             tasks.addTask { try await group.run() }
             var iterator = ports.makeAsyncIterator()
             let port = await iterator.next() ?? 0
-            let gateway = TestGateway(runtime: runtime, port: port, log: log, group: group, scheme: scheme)
+            let gateway = TestGateway(runtime: runtime, port: port, log: log, group: group, masterKey: masterKey, scheme: scheme)
             let result: Result<T, any Error>
             do {
                 result = .success(try await body(gateway))

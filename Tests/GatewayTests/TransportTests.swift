@@ -135,6 +135,41 @@ struct TransportTests {
         #expect(try await TestServers.moto().headObject(key: key)?.size == length)
     }
 
+    @Test func accountsChangedByAnotherProcessAreServedWithinSeconds() async throws {
+        try await TestGateway.with { gateway in
+            // What `recording-gateway accounts add` does while `serve` runs: its own connection to the database.
+            let database = try AppDatabase.open(dataDirectory: gateway.runtime.config.dataDir)
+            let key = try MasterKey.load(
+                dataDirectory: gateway.runtime.config.dataDir,
+                environment: [MasterKey.environmentVariable: gateway.masterKey],
+                mayCreate: false
+            )
+            let otherProcess = AccountStore(database: database, masterKey: key)
+            let account = TestEnvironment.accountId()
+            var input = AccountInput()
+            input.name = "Added elsewhere"
+            input.bucket = try TestServers.environment("RG_RCLONE_BUCKET")
+            input.host = try TestEnvironment.host(of: "RG_RCLONE_ENDPOINT")
+            input.scheme = .http
+            input.pathStyle = true
+            input.accessKeyId = try TestServers.environment("RG_RCLONE_ACCESS_KEY")
+            input.secretAccessKey = try TestServers.environment("RG_RCLONE_SECRET_KEY")
+            let (_, token) = try otherProcess.add(accountId: account, input)
+            var status = 0
+            for _ in 0..<30 where status != 201 {
+                status = try await gateway.send(.PUT, "/k/\(token)/\(account)/elsewhere.mp3", body: [1, 2, 3]).status
+                if status != 201 { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            #expect(status == 201)
+            try otherProcess.remove(account)
+            for _ in 0..<30 where status != 401 {
+                try await Task.sleep(for: .milliseconds(200))
+                status = try await gateway.send(.PUT, "/k/\(token)/\(account)/elsewhere.mp3", body: [1]).status
+            }
+            #expect(status == 401)
+        }
+    }
+
     @Test func aWrongMasterKeyStopsTheStartWithoutChangingAnything() async throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
