@@ -8,6 +8,7 @@ public import NIOCore
 import NIOSSL
 public import S3
 public import ServiceLifecycle
+public import UnixSignals
 
 /// The running gateway's parts, built once at start-up: the database, the account directory, the
 /// shared HTTP client and memory budget, and the application serving KAZOO. `serve` and the tests
@@ -120,17 +121,25 @@ public struct GatewayRuntime: Sendable {
         [try application(onServerRunning: onServerRunning), AccountDirectoryRefresher(directory: directory)]
     }
 
-    /// Runs until SIGTERM or SIGINT: then stops accepting, lets in-flight requests finish for up to
-    /// `shutdown_drain_seconds`, cancels what is left, and closes the S3 connections.
-    public func run(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) async throws {
+    /// The service group `run` runs: on one of `signals` (or `triggerGracefulShutdown`) it stops accepting,
+    /// lets in-flight requests finish for up to `shutdown_drain_seconds`, then cancels what is left.
+    public func serviceGroup(
+        gracefulShutdownSignals signals: [UnixSignal] = [.sigterm, .sigint],
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) throws -> ServiceGroup {
         var configuration = ServiceGroupConfiguration(
             services: try services(onServerRunning: onServerRunning).map { .init(service: $0) },
-            gracefulShutdownSignals: [.sigterm, .sigint],
+            gracefulShutdownSignals: signals,
             cancellationSignals: [],
             logger: logger
         )
         configuration.maximumGracefulShutdownDuration = .seconds(config.shutdownDrainSeconds)
-        let group = ServiceGroup(configuration: configuration)
+        return ServiceGroup(configuration: configuration)
+    }
+
+    /// Runs until SIGTERM or SIGINT, then drains (see `serviceGroup`) and closes the S3 connections.
+    public func run(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) async throws {
+        let group = try serviceGroup(onServerRunning: onServerRunning)
         do {
             try await group.run()
         } catch {

@@ -52,8 +52,7 @@ struct TestGateway: Sendable {
             logger: logger
         )
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let services = try runtime.services { channel in continuation.yield(channel.localAddress?.port ?? 0) }
-        let group = ServiceGroup(services: services, logger: logger)
+        let group = try runtime.serviceGroup(gracefulShutdownSignals: []) { channel in continuation.yield(channel.localAddress?.port ?? 0) }
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             var iterator = ports.makeAsyncIterator()

@@ -136,6 +136,34 @@ struct TransportTests {
         #expect(try await TestServers.moto().headObject(key: key)?.size == length)
     }
 
+    @Test func aStalledUploadIsCancelledWhenTheDrainTimeRunsOut() async throws {
+        var config = TestGateway.config
+        config.shutdownDrainSeconds = 1
+        let account = TestEnvironment.accountId()
+        let key = "\(account)/stalled.mp3"
+        let (chunks, continuation) = AsyncStream.makeStream(of: ByteBuffer.self)
+        let started = ContinuousClock.now
+        let status: Int? = try await TestGateway.with(config: config) { gateway in
+            let token = try await gateway.addMotoAccount(account)
+            var request = HTTPClientRequest(url: gateway.base + "/k/\(token)/\(key)")
+            request.method = .PUT
+            request.body = .stream(chunks, length: .known(Int64(2 * 1024 * 1024)))
+            let client = gateway.http
+            let response = Task { try? await client.execute(request, timeout: .seconds(60)).status.code }
+            continuation.yield(ByteBuffer(bytes: [UInt8](repeating: 1, count: 1024 * 1024)))
+            try await Task.sleep(for: .milliseconds(300))
+            let group = gateway.group
+            Task { await group.triggerGracefulShutdown() }
+            // The client never sends the rest: the drain time (1 s) runs out and the upload is cancelled.
+            let answer = await response.value.map { Int($0) }
+            continuation.finish()
+            return answer
+        }
+        #expect(ContinuousClock.now - started < .seconds(30))
+        #expect(status != 201)
+        #expect(try await TestServers.moto().headObject(key: key) == nil)
+    }
+
     @Test func accountsChangedByAnotherProcessAreServedWithinSeconds() async throws {
         try await TestGateway.with { gateway in
             // What `recording-gateway accounts add` does while `serve` runs: its own connection to the database.
