@@ -83,6 +83,24 @@ public struct AppDatabase: Sendable {
                 table.primaryKey(["account_id", "request_path"])
             }
         }
+        migrator.registerMigration("v2: upload queue") { db in
+            try db.create(table: "upload_queue") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("account_id", .text).notNull()
+                table.column("object_key", .text).notNull()
+                table.column("request_path", .text).notNull()
+                table.column("spool_file", .text).notNull().unique()
+                table.column("size", .integer).notNull()
+                table.column("checksum", .text).notNull()
+                table.column("state", .text).notNull()
+                table.column("attempts", .integer).notNull()
+                table.column("next_attempt_at", .datetime).notNull()
+                table.column("last_error", .text)
+                table.column("created_at", .datetime).notNull()
+                table.column("updated_at", .datetime).notNull()
+            }
+            try db.create(index: "upload_queue_due", on: "upload_queue", columns: ["state", "next_attempt_at"])
+        }
         return migrator
     }
 }

@@ -1,0 +1,161 @@
+public import Foundation
+public import GRDB
+
+/// The durable retry queue (issue 5): one row per spooled upload, in the gateway's database.
+/// States: `pending` (waiting for `next_attempt_at`), `uploading` (a worker has it), `stored`
+/// (confirmed by S3; the spool file may go), `failed` (will not be retried without an operator,
+/// e.g. a spool file that failed its integrity check).
+public struct UploadQueue: Sendable {
+    public enum State: String, Sendable, Hashable, Codable, CaseIterable {
+        case pending, uploading, stored, failed
+    }
+
+    public struct Entry: Sendable, Hashable, Codable, FetchableRecord, MutablePersistableRecord {
+        public static let databaseTableName = "upload_queue"
+        public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+        public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+        public var id: Int64?
+        public var accountId: String
+        public var objectKey: String
+        public var requestPath: String
+        public var spoolFile: String
+        public var size: Int
+        public var checksum: String
+        public var state: State
+        public var attempts: Int
+        public var nextAttemptAt: Date
+        /// Operator-facing, never a secret.
+        public var lastError: String?
+        public var createdAt: Date
+        public var updatedAt: Date
+
+        public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+    }
+
+    let database: AppDatabase
+
+    public init(database: AppDatabase) { self.database = database }
+
+    /// Commits a row for a spool file that is already durable; the upload is acknowledged after this.
+    @discardableResult
+    public func enqueue(
+        accountId: String,
+        objectKey: String,
+        requestPath: String,
+        spoolFile: String,
+        size: Int,
+        checksum: String,
+        lastError: String?,
+        now: Date = Date()
+    ) throws -> Entry {
+        var entry = Entry(
+            id: nil,
+            accountId: accountId,
+            objectKey: objectKey,
+            requestPath: requestPath,
+            spoolFile: spoolFile,
+            size: size,
+            checksum: checksum,
+            state: .pending,
+            attempts: 0,
+            nextAttemptAt: now,
+            lastError: lastError,
+            createdAt: now,
+            updatedAt: now
+        )
+        try database.writer.write { db in try entry.insert(db) }
+        return entry
+    }
+
+    /// Takes up to `limit` due pending rows (oldest first), marking them `uploading` in one transaction,
+    /// so two workers never take the same row.
+    public func claimDue(limit: Int, now: Date = Date(), excludingAccounts paused: Set<String> = []) throws -> [Entry] {
+        try database.writer.write { db in
+            var request = Entry.filter(Column("state") == State.pending.rawValue && Column("next_attempt_at") <= now)
+            if !paused.isEmpty { request = request.filter(!paused.contains(Column("account_id"))) }
+            let due = try request.order(Column("next_attempt_at"), Column("id")).limit(limit).fetchAll(db)
+            return try due.map { entry in
+                var claimed = entry
+                claimed.state = .uploading
+                claimed.attempts += 1
+                claimed.updatedAt = now
+                try claimed.update(db)
+                return claimed
+            }
+        }
+    }
+
+    public func markStored(_ id: Int64, now: Date = Date()) throws {
+        try set(id, now: now) {
+            $0.state = .stored
+            $0.lastError = nil
+        }
+    }
+
+    public func markFailed(_ id: Int64, reason: String, now: Date = Date()) throws {
+        try set(id, now: now) {
+            $0.state = .failed
+            $0.lastError = reason
+        }
+    }
+
+    /// Back to `pending`, due at `nextAttempt`, remembering why.
+    public func reschedule(_ id: Int64, error: String, nextAttempt: Date, now: Date = Date()) throws {
+        try set(id, now: now) {
+            $0.state = .pending
+            $0.lastError = error
+            $0.nextAttemptAt = nextAttempt
+        }
+    }
+
+    /// After a crash: rows a dead worker held go back to `pending`. Returns how many.
+    @discardableResult
+    public func recoverInterrupted(now: Date = Date()) throws -> Int {
+        try database.writer.write { db in
+            try Entry.filter(Column("state") == State.uploading.rawValue)
+                .updateAll(db, Column("state").set(to: State.pending.rawValue), Column("updated_at").set(to: now))
+        }
+    }
+
+    /// Makes pending (and failed) rows due now: one row, an account's, or all. Returns how many.
+    @discardableResult
+    public func retryNow(id: Int64? = nil, accountId: String? = nil, now: Date = Date()) throws -> Int {
+        try database.writer.write { db in
+            var request = Entry.filter([State.pending.rawValue, State.failed.rawValue].contains(Column("state")))
+            if let id { request = request.filter(Column("id") == id) }
+            if let accountId { request = request.filter(Column("account_id") == accountId) }
+            return try request.updateAll(
+                db,
+                Column("state").set(to: State.pending.rawValue),
+                Column("next_attempt_at").set(to: now),
+                Column("updated_at").set(to: now)
+            )
+        }
+    }
+
+    public func list(state: State? = nil, accountId: String? = nil) throws -> [Entry] {
+        try database.writer.read { db in
+            var request = Entry.all()
+            if let state { request = request.filter(Column("state") == state.rawValue) }
+            if let accountId { request = request.filter(Column("account_id") == accountId) }
+            return try request.order(Column("id")).fetchAll(db)
+        }
+    }
+
+    /// Spool file names some row still refers to (files without one were never acknowledged).
+    public func referencedSpoolFiles() throws -> Set<String> {
+        try database.writer.read { db in
+            Set(try String.fetchAll(db, sql: "SELECT spool_file FROM upload_queue WHERE state != 'stored'"))
+        }
+    }
+
+    func set(_ id: Int64, now: Date, _ change: (inout Entry) -> Void) throws {
+        try database.writer.write { db in
+            guard var entry = try Entry.fetchOne(db, key: id) else { return }
+            change(&entry)
+            entry.updatedAt = now
+            try entry.update(db)
+        }
+    }
+}
