@@ -80,7 +80,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SigV4Tests",
-            dependencies: ["SigV4"],
+            dependencies: ["SigV4", "TestSupport"],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),

@@ -114,7 +114,6 @@ public enum AccountError: Error, Sendable, Hashable, CustomStringConvertible {
     case invalid(field: String, String)
     case duplicate(String)
     case notFound(String)
-    case cannotOpenSecret(String)
 
     public var field: String? {
         if case .invalid(let field, _) = self { return field }
@@ -126,7 +125,6 @@ public enum AccountError: Error, Sendable, Hashable, CustomStringConvertible {
         case .invalid(let field, let message): "\(field) \(message)"
         case .duplicate(let id): "account_id \(id) already exists (use `accounts update` to change it)"
         case .notFound(let id): "no account \(id)"
-        case .cannotOpenSecret(let id): "the secret of account \(id) cannot be opened with this master key"
         }
     }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import S3
 
 /// How accounts are shown to operators: text lines, JSON objects, the storage URL and the KAZOO
 /// storage document to paste. Nothing here has a secret key or a token hash to show.
@@ -16,8 +17,7 @@ public enum AccountPresentation {
     /// `call_recording` plan pointing at it. The handler id is derived from the account id, so the
     /// document is the same each time it is printed.
     public static func storageDocument(accountId: String, storageURL: String) -> [String: Any] {
-        let handlerId = SHA256.hash(data: Data("recording-gateway:\(accountId)".utf8)).prefix(16)
-            .map { String(format: "%02x", $0) }.joined()
+        let handlerId = String(ObjectChecksum.hex(SHA256.hash(data: Data("recording-gateway:\(accountId)".utf8))).prefix(32))
         return [
             "data": [
                 "attachments": [

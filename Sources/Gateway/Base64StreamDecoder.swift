@@ -32,7 +32,7 @@ public struct Base64StreamDecoder: Sendable {
         let capacity = (input.readableBytes + 4) / 4 * 3 + 3
         var failure: MultipartError?
         var state = (bits: bits, count: count, padding: padding, finished: finished)
-        Self.table.withUnsafeBufferPointer { table in
+        _ = Self.table.withUnsafeBufferPointer { table in
             input.withUnsafeReadableBytes { source in
                 output.writeWithUnsafeMutableBytes(minimumWritableBytes: capacity) { target in
                     var written = 0

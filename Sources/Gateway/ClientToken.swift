@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import S3
 
 /// The per-account secret KAZOO puts in its storage URL path (`/k/<token>/...`).
 ///
@@ -19,15 +20,7 @@ public enum ClientToken {
 
     /// The stored form: lowercase hex SHA-256.
     public static func hash(_ token: some StringProtocol) -> String {
-        let digest = SHA256.hash(data: Array(token.utf8))
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(64)
-        for byte in digest {
-            out.append(hex[Int(byte >> 4)])
-            out.append(hex[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
+        ObjectChecksum.hex(SHA256.hash(data: Array(token.utf8)))
     }
 
     /// Compares two hashes without an early exit.

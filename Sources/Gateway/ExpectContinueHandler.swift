@@ -40,7 +40,7 @@ final class ExpectContinueHandler: ChannelDuplexHandler, RemovableChannelHandler
             closeAfterResponse = false
             let written = context.eventLoop.makePromise(of: Void.self)
             written.futureResult.cascade(to: promise)
-            written.futureResult.whenComplete { _ in context.close(promise: nil) }
+            written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
             context.write(data, promise: written)
         default:
             context.write(data, promise: promise)

@@ -7,9 +7,6 @@ public struct GatewayError: HTTPResponseError, Sendable {
     public let status: HTTPResponse.Status
     public let code: String
     public let message: String
-    /// Close the connection after answering (the body was not read).
-    var closeConnection = false
-
     public init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
         self.status = status
         self.code = code
@@ -20,12 +17,8 @@ public struct GatewayError: HTTPResponseError, Sendable {
         response()
     }
 
-    func response(allocator: ByteBufferAllocator = ByteBufferAllocator()) -> Response {
-        let object: [String: Any] = ["error": ["code": code, "message": message]]
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-        var headers: HTTPFields = [.contentType: "application/json", .contentLength: "\(data.count)", .cacheControl: "no-store"]
-        if closeConnection { headers[.connection] = "close" }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: allocator.buffer(bytes: data)))
+    func response() -> Response {
+        JSONResponse.make(status, ["error": ["code": code, "message": message]])
     }
 
     static let unauthorized = GatewayError(

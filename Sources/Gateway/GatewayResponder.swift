@@ -36,9 +36,7 @@ struct GatewayResponder: HTTPResponder {
             case .get, .head:
                 return try await fetchRoute.fetch(request, auth: auth, logger: logger)
             default:
-                var error = GatewayError(.methodNotAllowed, "method_not_allowed", "use PUT or POST to store, GET or HEAD to fetch")
-                error.closeConnection = false
-                return error.response()
+                return GatewayError(.methodNotAllowed, "method_not_allowed", "use PUT or POST to store, GET or HEAD to fetch").response()
             }
         } catch let error as GatewayError {
             if error.status.code >= 500 {
@@ -81,11 +79,6 @@ struct HealthCheck: Sendable {
     }
 
     static func answer(ok: Bool, _ object: [String: Any]) -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-        return Response(
-            status: ok ? .ok : .serviceUnavailable,
-            headers: [.contentType: "application/json", .contentLength: "\(data.count)", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(bytes: data))
-        )
+        JSONResponse.make(ok ? .ok : .serviceUnavailable, object)
     }
 }

@@ -117,7 +117,7 @@ public struct GatewayRuntime: Sendable {
     }
 
     /// The services `serve` runs: the server and the account poller.
-    public func services(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) throws -> [any Service] {
+    func services(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) throws -> [any Service] {
         [try application(onServerRunning: onServerRunning), AccountDirectoryRefresher(directory: directory)]
     }
 

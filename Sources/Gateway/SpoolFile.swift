@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import S3
 
 /// The encrypted write-ahead file a recording is spooled to (issue 5 builds the queue around it).
 ///
@@ -100,10 +101,15 @@ public final class SpoolWriter {
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         hasher.update(bufferPointer: bytes)
         size += bytes.count
-        pending += bytes
-        while pending.count >= SpoolFile.chunkSize {
-            try writeRecord(.data, Array(pending[..<SpoolFile.chunkSize]))
-            pending.removeFirst(SpoolFile.chunkSize)
+        var offset = 0
+        while offset < bytes.count {
+            let take = min(SpoolFile.chunkSize - pending.count, bytes.count - offset)
+            pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + take)]))
+            offset += take
+            if pending.count == SpoolFile.chunkSize {
+                try writeRecord(.data, pending)
+                pending.removeAll(keepingCapacity: true)
+            }
         }
     }
 
@@ -112,7 +118,7 @@ public final class SpoolWriter {
     public func finish(durable: Bool) throws -> (size: Int, checksum: String) {
         defer { closeOnce() }
         if !pending.isEmpty { try writeRecord(.data, pending) }
-        let checksum = "sha256:" + hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let checksum = ObjectChecksum.single(hasher.finalize())
         try writeRecord(.trailer, Array(try JSONEncoder().encode(SpoolFile.Trailer(size: size, sha256: checksum))))
         if durable {
             guard fsync(descriptor) == 0 else { throw SpoolWriteError(path: path, errno: errno) }
@@ -228,7 +234,7 @@ public struct SpoolReader {
             guard let trailer = try? JSONDecoder().decode(SpoolFile.Trailer.self, from: Data(plaintext)) else {
                 throw SpoolIntegrityError("the trailer is not valid")
             }
-            let checksum = "sha256:" + hasher.finalize().map { String(format: "%02x", $0) }.joined()
+            let checksum = ObjectChecksum.single(hasher.finalize())
             guard trailer.size == size, trailer.sha256 == checksum, offset == data.count else {
                 throw SpoolIntegrityError("the object's size or checksum does not match its trailer")
             }

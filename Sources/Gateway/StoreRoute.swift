@@ -107,14 +107,10 @@ struct StoreRoute: Sendable {
     }
 
     static func created(_ object: StoredObject) -> Response {
-        let answer: [String: Any] = [
-            "stored": ["key": object.objectKey, "size": object.size, "checksum": object.checksum, "etag": object.etag ?? ""]
-        ]
-        let data = (try? JSONSerialization.data(withJSONObject: answer, options: [.sortedKeys])) ?? Data()
-        return Response(
-            status: .created,
-            headers: [.contentType: "application/json", .contentLength: "\(data.count)"],
-            body: .init(byteBuffer: ByteBuffer(bytes: data))
+        JSONResponse.make(
+            .created,
+            ["stored": ["key": object.objectKey, "size": object.size, "checksum": object.checksum, "etag": object.etag ?? ""]],
+            noStore: false
         )
     }
 }

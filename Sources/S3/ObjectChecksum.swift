@@ -1,4 +1,4 @@
-import Crypto
+public import Crypto
 import NIOCore
 
 /// The checksum the uploader returns for a stored object, computed from the hashes it already
@@ -46,7 +46,8 @@ public struct ObjectChecksum: Sendable {
         return Self.composite(all)
     }
 
-    static func single(_ digest: SHA256Digest) -> String { "sha256:" + hex(digest) }
+    /// `sha256:<hex>`: the checksum of bytes hashed as one piece.
+    public static func single(_ digest: SHA256Digest) -> String { "sha256:" + hex(digest) }
 
     static func composite(_ partDigests: [SHA256Digest]) -> String {
         var combined = SHA256()
@@ -54,8 +55,8 @@ public struct ObjectChecksum: Sendable {
         return "sha256-composite:" + hex(combined.finalize()) + "-\(partDigests.count)"
     }
 
-    static func hex(_ digest: SHA256Digest) -> String {
-        let digits = Array("0123456789abcdef".utf8)
+    /// Lowercase hex of a digest.
+    public static func hex(_ digest: SHA256Digest) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(64)
         for byte in digest {
@@ -64,6 +65,8 @@ public struct ObjectChecksum: Sendable {
         }
         return String(decoding: out, as: UTF8.self)
     }
+
+    private static let digits = Array("0123456789abcdef".utf8)
 
     /// The SHA-256 of a buffer, as a digest and as the signed payload hash.
     static func sha256(_ buffer: ByteBufferView) -> (digest: SHA256Digest, payload: Payload) {

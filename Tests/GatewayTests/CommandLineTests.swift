@@ -1,5 +1,6 @@
 import Foundation
 import Gateway
+import TestSupport
 import Testing
 
 /// The `recording-gateway` executable as operators run it (built by `swift build` before the tests).
@@ -9,30 +10,9 @@ struct CommandLineTests {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent(".build/debug/recording-gateway").path
 
-    struct Run {
-        var status: Int32
-        var output: String
-        var error: String
-    }
-
-    static func run(_ arguments: [String], input: String = "", environment: [String: String] = [:]) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.filter { $0.key != MasterKey.environmentVariable }.merging(environment) { $1 }
-        let stdin = Pipe()
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        stdin.fileHandleForWriting.write(Data(input.utf8))
-        try stdin.fileHandleForWriting.close()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self), error: String(decoding: err, as: UTF8.self))
+    static func run(_ arguments: [String], input: String = "", environment: [String: String] = [:]) throws -> ChildProcess.Result {
+        let inherited = ProcessInfo.processInfo.environment.filter { $0.key != MasterKey.environmentVariable }
+        return try ChildProcess.run(binary, arguments, input: input, environment: inherited.merging(environment) { $1 })
     }
 
     static func withDataDirectory(_ body: (_ options: [String]) throws -> Void) throws {

@@ -13,7 +13,7 @@ struct ErlangHttpcTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let recording = TestEnvironment.randomBytes(6 * 1024 * 1024 + 100, seed: 12)
         let file = directory + "/recording.mp3"
-        FileManager.default.createFile(atPath: file, contents: Data(recording))
+        try Data(recording).write(to: URL(fileURLWithPath: file))
 
         let output = try await TestGateway.with { gateway in
             let account = TestEnvironment.accountId()
@@ -32,16 +32,8 @@ struct ErlangHttpcTests {
                 halt().
                 """
             return try await onOwnThread {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                process.arguments = ["erl", "-noshell", "-eval", program]
-                let pipe = Pipe()
-                process.standardOutput = pipe
-                process.standardError = pipe
-                try process.run()
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                return String(decoding: data, as: UTF8.self)
+                let run = try ChildProcess.run("erl", ["-noshell", "-eval", program])
+                return run.output + run.error
             }
         }
         #expect(output.contains("put=201 get=200 same=true auth=200 auth_same=true"), "\(output)")

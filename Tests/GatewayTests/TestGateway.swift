@@ -97,24 +97,22 @@ struct TestGateway: Sendable {
 
     /// An account on moto with the least-privilege user on rg-recordings.
     func addMotoAccount(_ id: String, configure: (inout AccountInput) -> Void = { _ in }) async throws -> String {
-        try await addAccount(
-            id,
-            host: TestEnvironment.host(of: "RG_MOTO_ENDPOINT"),
-            bucket: TestServers.environment("RG_MOTO_BUCKET"),
-            accessKeyId: TestServers.environment("RG_MOTO_ACCESS_KEY"),
-            secret: TestServers.environment("RG_MOTO_SECRET_KEY"),
-            configure: configure
-        )
+        try await addTestServerAccount(id, server: "MOTO", configure: configure)
     }
 
     /// An account on rclone serve s3 (which checks presigned URLs).
     func addRcloneAccount(_ id: String, configure: (inout AccountInput) -> Void = { _ in }) async throws -> String {
+        try await addTestServerAccount(id, server: "RCLONE", configure: configure)
+    }
+
+    /// An account on the server ./scripts/test described in `RG_<server>_ENDPOINT`, `_BUCKET`, `_ACCESS_KEY`, `_SECRET_KEY`.
+    func addTestServerAccount(_ id: String, server: String, configure: (inout AccountInput) -> Void) async throws -> String {
         try await addAccount(
             id,
-            host: TestEnvironment.host(of: "RG_RCLONE_ENDPOINT"),
-            bucket: TestServers.environment("RG_RCLONE_BUCKET"),
-            accessKeyId: TestServers.environment("RG_RCLONE_ACCESS_KEY"),
-            secret: TestServers.environment("RG_RCLONE_SECRET_KEY"),
+            host: TestEnvironment.host(of: "RG_\(server)_ENDPOINT"),
+            bucket: TestServers.environment("RG_\(server)_BUCKET"),
+            accessKeyId: TestServers.environment("RG_\(server)_ACCESS_KEY"),
+            secret: TestServers.environment("RG_\(server)_SECRET_KEY"),
             configure: configure
         )
     }

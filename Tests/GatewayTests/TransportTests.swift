@@ -20,7 +20,7 @@ struct TransportTests {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let file = directory + "/big.bin"
-        FileManager.default.createFile(atPath: file, contents: Data(TestEnvironment.randomBytes(4 * 1024 * 1024, seed: 9)))
+        try Data(TestEnvironment.randomBytes(4 * 1024 * 1024, seed: 9)).write(to: URL(fileURLWithPath: file))
         var config = TestGateway.config
         config.maxRequestBytes = 5 * 1024 * 1024
         try await TestGateway.with(config: config) { gateway in
@@ -48,7 +48,7 @@ struct TransportTests {
                 #expect(refused[1] == "0", "the body was not sent")
             }
             let big = directory + "/too-big.bin"
-            FileManager.default.createFile(atPath: big, contents: Data(count: 6 * 1024 * 1024))
+            try Data(count: 6 * 1024 * 1024).write(to: URL(fileURLWithPath: big))
             let tooBig = try await onOwnThread {
                 try Curl.run(["-o", "/dev/null", "-T", big, "-w", "%{http_code} %{size_upload}", base + "/k/\(token)/\(account)/big.mp3"])
             }.output
@@ -59,16 +59,15 @@ struct TransportTests {
     @Test func storesAndFetchesOverTLS() async throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let made = try Process.run(
-            URL(fileURLWithPath: "/usr/bin/env"),
-            arguments: [
-                "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=gateway.test",
+        let made = try ChildProcess.run(
+            "openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=gateway.test",
                 "-addext", "subjectAltName=DNS:gateway.test,IP:127.0.0.1",
                 "-keyout", directory + "/key.pem", "-out", directory + "/cert.pem",
             ]
         )
-        made.waitUntilExit()
-        #expect(made.terminationStatus == 0)
+        #expect(made.status == 0)
         var config = TestGateway.config
         config.tlsCertificateFile = directory + "/cert.pem"
         config.tlsKeyFile = directory + "/key.pem"

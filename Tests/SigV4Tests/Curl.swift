@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Runs curl exactly as given: `--path-as-is` and `--globoff` keep every byte of a signed URL as signed.
 enum Curl {
@@ -11,17 +12,12 @@ enum Curl {
     static func run(_ arguments: [String]) throws -> Response {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("curl-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: output) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments =
-            ["curl", "--silent", "--show-error", "--path-as-is", "--globoff", "--output", output.path, "--write-out", "%{http_code}"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let status = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, let code = Int(String(decoding: status, as: UTF8.self)) else {
-            throw CurlError(description: "curl exited \(process.terminationStatus)")
+        let run = try ChildProcess.run(
+            "curl",
+            ["--silent", "--show-error", "--path-as-is", "--globoff", "--output", output.path, "--write-out", "%{http_code}"] + arguments
+        )
+        guard run.status == 0, let code = Int(run.output) else {
+            throw CurlError(description: "curl exited \(run.status)")
         }
         return Response(status: code, body: (try? Data(contentsOf: output)) ?? Data())
     }
