@@ -4,7 +4,7 @@ import GRDB
 /// Accounts in the database: add, list, show, update, remove, rotate a token. Used by the command
 /// line and the server alike (several processes may use one database at once).
 public struct AccountStore: Sendable {
-    let database: AppDatabase
+    public let database: AppDatabase
     let box: SecretBox
     let now: @Sendable () -> Date
 

@@ -101,6 +101,23 @@ public struct AppDatabase: Sendable {
             }
             try db.create(index: "upload_queue_due", on: "upload_queue", columns: ["state", "next_attempt_at"])
         }
+        migrator.registerMigration("v3: paused accounts") { db in
+            // The replay circuit breaker: an account whose credentials or bucket S3 refuses is paused here
+            // (it survives restarts); changing the account in any way, or `queue retry`, resumes it.
+            try db.create(table: "account_pause") { table in
+                table.primaryKey("account_id", .text)
+                table.column("reason", .text).notNull()
+                table.column("paused_at", .datetime).notNull()
+            }
+            for event in ["INSERT", "UPDATE"] {
+                try db.execute(
+                    sql: """
+                        CREATE TRIGGER account_\(event.lowercased())_resumes_replay AFTER \(event) ON account
+                        BEGIN DELETE FROM account_pause WHERE account_id = NEW.account_id; END
+                        """
+                )
+            }
+        }
         return migrator
     }
 }

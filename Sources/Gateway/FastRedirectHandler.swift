@@ -7,7 +7,7 @@ import NIOHTTPTypes
 /// so the 302 to a presigned URL is written here without a trip through Swift concurrency, which cost
 /// more than everything else on this path (wrk, 64 connections: see the README's benchmark).
 ///
-/// Anything else — another method, an `Authorization` header (proxied), a proxy-mode account, an
+/// Anything else — an object still in the spool, another method, an `Authorization` header (proxied), a proxy-mode account, an
 /// object only the database knows, any refusal — passes on untouched to the full route, which gives
 /// the same answers. Responses stay in order: the fast path is taken only when no earlier request on
 /// the connection is still being answered by the route.
@@ -20,12 +20,14 @@ final class FastRedirectHandler: ChannelDuplexHandler, RemovableChannelHandler {
     let directory: AccountDirectory
     let locator: ObjectLocator
     let defaultExpiry: Int
+    let spool: Spool
     /// Requests passed on whose response has not ended yet.
     private var inFlight = 0
     /// The rest of a request answered here is dropped.
     private var swallowing = false
 
-    init(directory: AccountDirectory, locator: ObjectLocator, defaultExpiry: Int) {
+    init(directory: AccountDirectory, locator: ObjectLocator, defaultExpiry: Int, spool: Spool) {
+        self.spool = spool
         self.directory = directory
         self.locator = locator
         self.defaultExpiry = defaultExpiry
@@ -79,7 +81,8 @@ final class FastRedirectHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         guard let auth = try? RequestAuthentication.authenticate(path: path, query: query, authorization: nil, directory: directory),
             auth.entry.account.downloadMode == .redirect,
-            let location = locator.remembered(accountId: auth.entry.account.accountId, segments: auth.segments)
+            let location = locator.remembered(accountId: auth.entry.account.accountId, segments: auth.segments),
+            spool.waitingObject(accountId: auth.entry.account.accountId, key: location.key) == nil
         else { return nil }
         return try? FetchRoute.presignedLocation(auth.entry, location, defaultExpiry: defaultExpiry)
     }

@@ -1,14 +1,20 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import S3
 
 /// `GET`/`HEAD /k/<token>/<path>`: finds the stored object and answers with a 302 to a short-lived
 /// presigned S3 URL, or streams the bytes itself when the account says `proxy` or the request carries
 /// an `Authorization` header (Erlang's httpc would forward it to S3, which refuses it, and it would leak).
+///
+/// An object still waiting in the spool (S3 failed when it was stored) is streamed from its spool file,
+/// decrypted, so playback works during an outage.
 struct FetchRoute: Sendable {
     let locator: ObjectLocator
     let defaultExpiry: Int
+    let spool: Spool
 
     func resolve(_ auth: RequestAuthentication) throws -> ObjectLocator.Location {
         let account = auth.entry.account
@@ -30,6 +36,9 @@ struct FetchRoute: Sendable {
         let account = auth.entry.account
         let client = auth.entry.client
         let contentType = location.contentType ?? ContentTypes.guess(forKey: key)
+        if let answer = fromSpool(request, accountId: account.accountId, key: key, contentType: contentType, logger: logger) {
+            return answer
+        }
         do {
             if request.method == .head {
                 guard let info = try await client.headObject(key: key) else { throw GatewayError.notFound }
@@ -63,4 +72,40 @@ struct FetchRoute: Sendable {
             throw GatewayError(.internalServerError, "presign_failed", "cannot presign the URL: \(error)")
         }
     }
+
+    /// The answer from the spool file holding `key`, or nil when none does (or it was just replayed).
+    func fromSpool(_ request: Request, accountId: String, key: String, contentType: String, logger: Logger) -> Response? {
+        guard let waiting = spool.waitingObject(accountId: accountId, key: key) else { return nil }
+        let reader: SpoolReader
+        do {
+            reader = try SpoolReader(path: spool.path(waiting.file), masterKey: spool.masterKey)
+        } catch {
+            // Replayed and removed meanwhile (or unreadable, which the replay reports): S3 answers.
+            spool.markGone(accountId: accountId, key: key, file: waiting.file)
+            return nil
+        }
+        guard reader.header.accountId == accountId, reader.header.objectKey == key else { return nil }
+        let headers: HTTPFields = [
+            .contentType: reader.header.contentType ?? contentType,
+            .contentLength: "\(waiting.size)",
+            .cacheControl: "no-store",
+        ]
+        if request.method == .head { return Response(status: .ok, headers: headers) }
+        logger.info("served from the spool", metadata: ["key": "\(key)", "bytes": "\(waiting.size)"])
+        let handoff = ReaderHandoff(reader: reader)
+        return Response(
+            status: .ok,
+            headers: headers,
+            body: ResponseBody(contentLength: waiting.size) { writer in
+                // The open file stays readable even if a replay removes it meanwhile.
+                while let chunk = try handoff.reader.next() { try await writer.write(ByteBuffer(bytes: chunk)) }
+                try await writer.finish(nil)
+            }
+        )
+    }
+}
+
+/// Hands an opened spool reader to the response body's writer task, which alone uses it from then on.
+private struct ReaderHandoff: @unchecked Sendable {
+    let reader: SpoolReader
 }

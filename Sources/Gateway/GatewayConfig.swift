@@ -32,6 +32,19 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
     public var s3RetryMaxDelayMilliseconds: Int = 20_000
     /// How long a SIGTERM waits for in-flight requests before cancelling them.
     public var shutdownDrainSeconds: Int = 300
+    /// Write each store ahead to the encrypted spool, so an S3 failure is answered 202 and replayed.
+    public var spoolEnabled: Bool = true
+    /// Where spool files go; default `DATA_DIR/spool`.
+    public var spoolDir: String? = nil
+    /// Stores are not spooled while the spool's filesystem has less free space than this.
+    public var spoolMinFreeBytes: Int = 512 * 1024 * 1024
+    /// The most all spool files together may hold; 0 means no limit but the free space.
+    public var spoolQuotaBytes: Int = 0
+    /// Queued uploads replayed at a time.
+    public var replayConcurrency: Int = 2
+    /// First backoff ceiling of a queued upload; doubles per attempt up to `replayMaxDelaySeconds` (full jitter).
+    public var replayBaseDelaySeconds: Double = 5
+    public var replayMaxDelaySeconds: Double = 3600
     /// `text` or `json`.
     public var logFormat: String = "text"
     /// `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.
@@ -54,6 +67,13 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         case s3RetryBaseDelayMilliseconds = "s3_retry_base_delay_ms"
         case s3RetryMaxDelayMilliseconds = "s3_retry_max_delay_ms"
         case shutdownDrainSeconds = "shutdown_drain_seconds"
+        case spoolEnabled = "spool_enabled"
+        case spoolDir = "spool_dir"
+        case spoolMinFreeBytes = "spool_min_free_bytes"
+        case spoolQuotaBytes = "spool_quota_bytes"
+        case replayConcurrency = "replay_concurrency"
+        case replayBaseDelaySeconds = "replay_base_delay_seconds"
+        case replayMaxDelaySeconds = "replay_max_delay_seconds"
         case logFormat = "log_format"
         case logLevel = "log_level"
     }
@@ -78,6 +98,13 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         try read(.s3RetryBaseDelayMilliseconds, into: &config.s3RetryBaseDelayMilliseconds)
         try read(.s3RetryMaxDelayMilliseconds, into: &config.s3RetryMaxDelayMilliseconds)
         try read(.shutdownDrainSeconds, into: &config.shutdownDrainSeconds)
+        try read(.spoolEnabled, into: &config.spoolEnabled)
+        config.spoolDir = try container.decodeIfPresent(String.self, forKey: .spoolDir)
+        try read(.spoolMinFreeBytes, into: &config.spoolMinFreeBytes)
+        try read(.spoolQuotaBytes, into: &config.spoolQuotaBytes)
+        try read(.replayConcurrency, into: &config.replayConcurrency)
+        try read(.replayBaseDelaySeconds, into: &config.replayBaseDelaySeconds)
+        try read(.replayMaxDelaySeconds, into: &config.replayMaxDelaySeconds)
         try read(.logFormat, into: &config.logFormat)
         try read(.logLevel, into: &config.logLevel)
         self = config
@@ -136,6 +163,12 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
             throw ConfigError("s3_retry_base_delay_ms must be at least 1 and s3_retry_max_delay_ms at least as large")
         }
         guard shutdownDrainSeconds >= 0 else { throw ConfigError("shutdown_drain_seconds cannot be negative") }
+        guard spoolMinFreeBytes >= 0 else { throw ConfigError("spool_min_free_bytes cannot be negative") }
+        guard spoolQuotaBytes >= 0 else { throw ConfigError("spool_quota_bytes cannot be negative (0 means no quota)") }
+        guard replayConcurrency >= 1 else { throw ConfigError("replay_concurrency must be at least 1") }
+        guard replayBaseDelaySeconds > 0, replayMaxDelaySeconds >= replayBaseDelaySeconds else {
+            throw ConfigError("replay_base_delay_seconds must be above 0 and replay_max_delay_seconds at least as large")
+        }
         guard ["text", "json"].contains(logFormat) else { throw ConfigError("log_format must be \"text\" or \"json\"") }
         guard LogSetup.level(logLevel) != nil else {
             throw ConfigError("log_level must be one of trace, debug, info, notice, warning, error, critical")
@@ -150,6 +183,25 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         case (nil, nil), (.some, .some): break
         default: throw ConfigError("tls_certificate_file and tls_key_file go together: give both for https, or neither")
         }
+    }
+
+    /// The spool's settings.
+    public var spoolSettings: Spool.Settings {
+        Spool.Settings(
+            enabled: spoolEnabled,
+            directory: spoolDir ?? (dataDir as NSString).appendingPathComponent("spool"),
+            minimumFreeBytes: spoolMinFreeBytes,
+            quotaBytes: spoolQuotaBytes
+        )
+    }
+
+    /// Backoff between replays of a queued upload.
+    public var replayBackoff: RetryPolicy {
+        RetryPolicy(
+            maxAttempts: Int.max,
+            baseDelay: .milliseconds(Int64(replayBaseDelaySeconds * 1000)),
+            maxDelay: .milliseconds(Int64(replayMaxDelaySeconds * 1000))
+        )
     }
 
     /// The retry policy S3 clients use.

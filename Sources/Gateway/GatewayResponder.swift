@@ -21,10 +21,9 @@ struct GatewayResponder: HTTPResponder {
                 return HealthCheck.answer(ok: true, ["status": "alive"])
             case "/readyz":
                 let problems = await health.problems()
-                return HealthCheck.answer(
-                    ok: problems.isEmpty,
-                    problems.isEmpty ? ["status": "ready"] : ["status": "not ready", "problems": problems]
-                )
+                var answer: [String: Any] = problems.isEmpty ? ["status": "ready"] : ["status": "not ready", "problems": problems]
+                answer["spool"] = health.spoolReport()
+                return HealthCheck.answer(ok: problems.isEmpty, answer)
             default:
                 break
             }
@@ -62,10 +61,21 @@ struct GatewayResponder: HTTPResponder {
     }
 }
 
-/// `/readyz`: the database answers and the data directory is writable.
+/// `/readyz`: the database answers, the data directory is writable, and the spool (when on) is
+/// writable with free space above `spool_min_free_bytes` and room under `spool_quota_bytes`.
 struct HealthCheck: Sendable {
     let database: AppDatabase
     let dataDirectory: String
+    let spool: Spool
+
+    func spoolReport() -> [String: Any] {
+        let status = spool.status()
+        return [
+            "enabled": status.enabled, "writable": status.writable, "free_bytes": status.freeBytes,
+            "min_free_bytes": status.minimumFreeBytes, "used_bytes": status.usedBytes, "quota_bytes": status.quotaBytes,
+            "waiting_objects": status.waitingObjects,
+        ]
+    }
 
     func problems() async -> [String] {
         var problems: [String] = []
@@ -75,6 +85,7 @@ struct HealthCheck: Sendable {
             problems.append("database: \(error)")
         }
         if !FileManager.default.isWritableFile(atPath: dataDirectory) { problems.append("data directory \(dataDirectory) is not writable") }
+        if let problem = spool.status(countFiles: false).problem { problems.append("spool: \(problem)") }
         return problems
     }
 

@@ -19,16 +19,23 @@ public struct GatewayRuntime: Sendable {
     public let accounts: AccountStore
     public let http: HTTPClient
     public let budget: MemoryBudget
+    public let spool: Spool
+    public let queue: UploadQueue
     let directory: AccountDirectory
     let locator: ObjectLocator
     let logger: Logger
 
     /// Opens the data directory, checks the master key against the sealed secrets (a wrong key is an
     /// error that changes nothing) and loads the accounts.
+    ///
+    /// `serve` opens the spool as its owner (`ownsSpool`): it takes the spool's lock and recovers from a
+    /// crash — rows a dead worker held go back to `pending`, spool files no row refers to (never
+    /// acknowledged, or already stored) are removed. The `queue` commands open it beside a running serve.
     public static func open(
         config: GatewayConfig,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         s3Configuration: S3ClientConfiguration? = nil,
+        ownsSpool: Bool = true,
         logger: Logger = Logger(label: "gateway")
     ) async throws -> GatewayRuntime {
         let database = try AppDatabase.open(dataDirectory: config.dataDir)
@@ -36,6 +43,22 @@ public struct GatewayRuntime: Sendable {
         let masterKey = try MasterKey.load(dataDirectory: config.dataDir, environment: environment, mayCreate: !sealed)
         let accounts = AccountStore(database: database, masterKey: masterKey)
         try accounts.checkMasterKey()
+
+        let spool = try Spool(settings: config.spoolSettings, masterKey: masterKey, exclusive: ownsSpool, logger: logger)
+        let queue = UploadQueue(database: database)
+        if ownsSpool {
+            let recovered = try queue.recoverInterrupted()
+            let removed = spool.removeUnreferenced(keeping: try queue.referencedSpoolFiles())
+            for entry in try queue.list() where entry.state != .stored {
+                spool.markWaiting(accountId: entry.accountId, key: entry.objectKey, Spool.Waiting(file: entry.spoolFile, size: entry.size))
+            }
+            if recovered > 0 || removed > 0 {
+                logger.notice(
+                    "recovered the spool after an interrupted run",
+                    metadata: ["uploads_back_to_pending": "\(recovered)", "unacknowledged_files_removed": "\(removed)"]
+                )
+            }
+        }
 
         var s3 = s3Configuration ?? S3ClientConfiguration()
         if s3Configuration == nil { s3.retry = config.retryPolicy }
@@ -53,6 +76,8 @@ public struct GatewayRuntime: Sendable {
             accounts: accounts,
             http: http,
             budget: MemoryBudget(capacity: config.memoryBudgetBytes),
+            spool: spool,
+            queue: queue,
             directory: directory,
             locator: ObjectLocator(index: ObjectIndex(database: database)),
             logger: logger
@@ -64,21 +89,53 @@ public struct GatewayRuntime: Sendable {
 
     public var accountCount: Int { directory.count }
 
+    /// The uploader live stores and replays share (one memory budget).
+    var uploader: MultipartUploader {
+        MultipartUploader(budget: budget, partSize: config.partSizeBytes, parallelParts: config.parallelParts, logger: logger)
+    }
+
+    /// Replays queued uploads (the worker, and `queue replay`).
+    public var replayer: Replayer {
+        Replayer(
+            queue: queue,
+            spool: spool,
+            directory: directory,
+            uploader: uploader,
+            locator: locator,
+            backoff: config.replayBackoff,
+            logger: logger
+        )
+    }
+
+    /// The operator's `queue discard`: deletes the row and its spool file.
+    public func discard(_ entry: UploadQueue.Entry) throws {
+        guard let id = entry.id else { return }
+        try queue.delete(id)
+        spool.remove(entry.spoolFile)
+        spool.markGone(accountId: entry.accountId, key: entry.objectKey, file: entry.spoolFile)
+    }
+
     /// The KAZOO-facing application.
     public func application(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) throws -> some ApplicationProtocol {
         let address = try ListenAddress(config.listen)
-        let uploader = MultipartUploader(budget: budget, partSize: config.partSizeBytes, parallelParts: config.parallelParts, logger: logger)
         let responder = GatewayResponder(
             directory: directory,
-            storeRoute: StoreRoute(uploader: uploader, locator: locator, maxRequestBytes: config.maxRequestBytes),
-            fetchRoute: FetchRoute(locator: locator, defaultExpiry: config.presignExpirySeconds),
-            health: HealthCheck(database: database, dataDirectory: config.dataDir)
+            storeRoute: StoreRoute(
+                uploader: uploader,
+                locator: locator,
+                maxRequestBytes: config.maxRequestBytes,
+                spool: spool,
+                queue: queue,
+                replayBackoff: config.replayBackoff
+            ),
+            fetchRoute: FetchRoute(locator: locator, defaultExpiry: config.presignExpirySeconds, spool: spool),
+            health: HealthCheck(database: database, dataDirectory: config.dataDir, spool: spool)
         )
         let http1 = HTTPServerBuilder.http1(
             configuration: .init(
                 additionalChannelHandlers: [
                     ExpectContinueHandler(),
-                    FastRedirectHandler(directory: directory, locator: locator, defaultExpiry: config.presignExpirySeconds),
+                    FastRedirectHandler(directory: directory, locator: locator, defaultExpiry: config.presignExpirySeconds, spool: spool),
                 ],
                 idleTimeout: .seconds(300)
             )
@@ -116,9 +173,13 @@ public struct GatewayRuntime: Sendable {
         return tls
     }
 
-    /// The services `serve` runs: the server and the account poller.
+    /// The services `serve` runs: the server, the account poller and the replay worker.
     func services(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) throws -> [any Service] {
-        [try application(onServerRunning: onServerRunning), AccountDirectoryRefresher(directory: directory)]
+        [
+            try application(onServerRunning: onServerRunning),
+            AccountDirectoryRefresher(directory: directory),
+            ReplayWorker(replayer: replayer, concurrency: config.replayConcurrency, pollInterval: .seconds(1), logger: logger),
+        ]
     }
 
     /// The service group `run` runs: on one of `signals` (or `triggerGracefulShutdown`) it stops accepting,

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import S3
+import Synchronization
 
 /// The encrypted write-ahead file a recording is spooled to (issue 5 builds the queue around it).
 ///
@@ -73,9 +74,14 @@ public final class SpoolWriter {
     var size = 0
     var hasher = SHA256()
     var pending: [UInt8] = []
+    let usage: SpoolUsage?
+    /// Bytes this file holds on disk (charged to `usage`).
+    public private(set) var fileBytes = 0
 
-    /// Creates `path` (mode 0600, never over an existing file) and writes the prelude and header.
-    public init(path: String, masterKey: MasterKey, header: SpoolFile.Header) throws {
+    /// Creates `path` (mode 0600, never over an existing file) and writes the prelude and header; the
+    /// file's bytes are charged to `usage`, whose quota a write may not pass.
+    public init(path: String, masterKey: MasterKey, header: SpoolFile.Header, usage: SpoolUsage? = nil) throws {
+        self.usage = usage
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw SpoolWriteError(path: path, errno: errno) }
         self.descriptor = descriptor
@@ -130,10 +136,12 @@ public final class SpoolWriter {
         return (size, checksum)
     }
 
-    /// Gives up: closes and removes the file.
+    /// Gives up (or no longer needs the file): closes and removes it.
     public func discard() {
         closeOnce()
         unlink(path)
+        usage?.release(fileBytes)
+        fileBytes = 0
     }
 
     deinit { closeOnce() }
@@ -160,6 +168,10 @@ public final class SpoolWriter {
     }
 
     func writeAll(_ bytes: [UInt8]) throws {
+        if let usage {
+            guard usage.charge(bytes.count) else { throw SpoolWriteError(path: path, errno: EDQUOT) }
+            fileBytes += bytes.count
+        }
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
@@ -172,6 +184,31 @@ public final class SpoolWriter {
     }
 }
 
+/// The bytes all spool files hold, against an optional quota (0: none).
+public final class SpoolUsage: Sendable {
+    let used: Atomic<Int>
+    public let quota: Int
+
+    public init(used: Int = 0, quota: Int = 0) {
+        self.used = Atomic(used)
+        self.quota = quota
+    }
+
+    public var bytes: Int { used.load(ordering: .relaxed) }
+
+    /// Adds `count` bytes unless that passes the quota.
+    func charge(_ count: Int) -> Bool {
+        let total = used.add(count, ordering: .relaxed).newValue
+        if quota > 0 && total > quota {
+            used.subtract(count, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    func release(_ count: Int) { used.subtract(count, ordering: .relaxed) }
+}
+
 /// The spool could not be written (ENOSPC, EDQUOT, ...): the caller stops spooling.
 public struct SpoolWriteError: Error, Sendable, CustomStringConvertible {
     public let path: String
@@ -179,50 +216,52 @@ public struct SpoolWriteError: Error, Sendable, CustomStringConvertible {
     public var description: String { "cannot write spool file \(path): \(String(cString: strerror(errno)))" }
 }
 
-/// Reads a spool file back, checking every record; the object bytes come out in order.
-public struct SpoolReader {
+/// Reads a spool file back, checking every record; the object bytes come out in order, one record
+/// (at most `SpoolFile.chunkSize` bytes) at a time, so memory stays bounded whatever the file's size.
+/// Used by one task at a time.
+public final class SpoolReader {
     public let header: SpoolFile.Header
-    let data: Data
+    let descriptor: Int32
     let key: SymmetricKey
-    var offset: Int
     var index: UInt64 = 1
     var size = 0
     var hasher = SHA256()
     var done = false
 
     public init(path: String, masterKey: MasterKey) throws {
-        guard let data = FileManager.default.contents(atPath: path) else { throw SpoolIntegrityError("\(path) cannot be read") }
-        self.data = data
-        let bytes = [UInt8](data)
-        let magicCount = SpoolFile.magic.count
-        guard bytes.count > magicCount + 4, Array(bytes[..<magicCount]) == SpoolFile.magic else {
-            throw SpoolIntegrityError("\(path) is not a spool file")
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw SpoolIntegrityError("\(path) cannot be read (\(String(cString: strerror(errno))))") }
+        self.descriptor = descriptor
+        do {
+            let magicCount = SpoolFile.magic.count
+            guard let prelude = try Self.read(descriptor, magicCount + 4), Array(prelude[..<magicCount]) == SpoolFile.magic else {
+                throw SpoolIntegrityError("\(path) is not a spool file")
+            }
+            let version = UInt16(prelude[magicCount]) << 8 | UInt16(prelude[magicCount + 1])
+            guard version == SpoolFile.version else { throw SpoolIntegrityError("\(path) has format version \(version)") }
+            let keyLength = Int(prelude[magicCount + 2]) << 8 | Int(prelude[magicCount + 3])
+            guard let sealed = try Self.read(descriptor, keyLength),
+                let box = try? AES.GCM.SealedBox(combined: sealed),
+                let keyData = try? AES.GCM.open(box, using: masterKey.key, authenticating: SpoolFile.keyContext())
+            else { throw SpoolIntegrityError("\(path)'s data key does not open with this master key") }
+            key = SymmetricKey(data: keyData)
+            let (kind, plaintext) = try Self.nextRecord(descriptor, key: key, index: 0)
+            guard kind == .header, let header = try? JSONDecoder().decode(SpoolFile.Header.self, from: Data(plaintext)) else {
+                throw SpoolIntegrityError("\(path) has no valid header")
+            }
+            self.header = header
+        } catch {
+            close(descriptor)
+            throw error
         }
-        let version = UInt16(bytes[magicCount]) << 8 | UInt16(bytes[magicCount + 1])
-        guard version == SpoolFile.version else { throw SpoolIntegrityError("\(path) has format version \(version)") }
-        let keyLength = Int(bytes[magicCount + 2]) << 8 | Int(bytes[magicCount + 3])
-        let keyStart = magicCount + 4
-        guard bytes.count >= keyStart + keyLength,
-            let box = try? AES.GCM.SealedBox(combined: data[keyStart..<(keyStart + keyLength)]),
-            let keyData = try? AES.GCM.open(box, using: masterKey.key, authenticating: SpoolFile.keyContext())
-        else { throw SpoolIntegrityError("\(path)'s data key does not open with this master key") }
-        key = SymmetricKey(data: keyData)
-        offset = keyStart + keyLength
-        var first = Self.RecordCursor(data: data, offset: offset)
-        let (kind, plaintext) = try first.next(key: key, index: 0)
-        guard kind == .header, let header = try? JSONDecoder().decode(SpoolFile.Header.self, from: Data(plaintext)) else {
-            throw SpoolIntegrityError("\(path) has no valid header")
-        }
-        self.header = header
-        offset = first.offset
     }
 
+    deinit { close(descriptor) }
+
     /// The next chunk of object bytes, or nil after the trailer confirmed size and checksum.
-    public mutating func next() throws -> [UInt8]? {
+    public func next() throws -> [UInt8]? {
         guard !done else { return nil }
-        var cursor = Self.RecordCursor(data: data, offset: offset)
-        let (kind, plaintext) = try cursor.next(key: key, index: index)
-        offset = cursor.offset
+        let (kind, plaintext) = try Self.nextRecord(descriptor, key: key, index: index)
         index += 1
         switch kind {
         case .data:
@@ -235,41 +274,52 @@ public struct SpoolReader {
                 throw SpoolIntegrityError("the trailer is not valid")
             }
             let checksum = ObjectChecksum.single(hasher.finalize())
-            guard trailer.size == size, trailer.sha256 == checksum, offset == data.count else {
+            guard trailer.size == size, trailer.sha256 == checksum else {
                 throw SpoolIntegrityError("the object's size or checksum does not match its trailer")
             }
+            guard try Self.read(descriptor, 1) == nil else { throw SpoolIntegrityError("bytes follow the trailer") }
             return nil
         case .header:
             throw SpoolIntegrityError("a second header record")
         }
     }
 
-    struct RecordCursor {
-        let data: Data
-        var offset: Int
-
-        mutating func next(key: SymmetricKey, index: UInt64) throws -> (SpoolFile.Kind, [UInt8]) {
-            let start = data.startIndex + offset
-            guard data.count - offset >= 5 + 16 else { throw SpoolIntegrityError("the file ends early (no trailer: incomplete)") }
-            guard let kind = SpoolFile.Kind(rawValue: data[start]) else { throw SpoolIntegrityError("an unknown record kind") }
-            let length = Int(data[start + 1]) << 24 | Int(data[start + 2]) << 16 | Int(data[start + 3]) << 8 | Int(data[start + 4])
-            guard length <= SpoolFile.chunkSize * 4, data.count - offset >= 5 + length + 16 else {
-                throw SpoolIntegrityError("the file ends early (no trailer: incomplete)")
-            }
-            let body = start + 5
-            do {
-                let box = try AES.GCM.SealedBox(
-                    nonce: try SpoolFile.nonce(index),
-                    ciphertext: data[body..<(body + length)],
-                    tag: data[(body + length)..<(body + length + 16)]
-                )
-                let plaintext = try AES.GCM.open(box, using: key, authenticating: SpoolFile.associatedData(kind, index))
-                offset += 5 + length + 16
-                return (kind, [UInt8](plaintext))
-            } catch {
-                throw SpoolIntegrityError("record \(index) does not authenticate (altered or reordered)")
-            }
+    /// Reads and opens record `index`.
+    static func nextRecord(_ descriptor: Int32, key: SymmetricKey, index: UInt64) throws -> (SpoolFile.Kind, [UInt8]) {
+        let incomplete = SpoolIntegrityError("the file ends early (no trailer: incomplete)")
+        guard let head = try read(descriptor, 5) else { throw incomplete }
+        guard let kind = SpoolFile.Kind(rawValue: head[0]) else { throw SpoolIntegrityError("an unknown record kind") }
+        let length = Int(head[1]) << 24 | Int(head[2]) << 16 | Int(head[3]) << 8 | Int(head[4])
+        guard length <= SpoolFile.chunkSize * 4 else { throw SpoolIntegrityError("record \(index) has an impossible length") }
+        guard let body = try read(descriptor, length + 16) else { throw incomplete }
+        do {
+            let box = try AES.GCM.SealedBox(
+                nonce: try SpoolFile.nonce(index),
+                ciphertext: body[..<length],
+                tag: body[length...]
+            )
+            return (kind, [UInt8](try AES.GCM.open(box, using: key, authenticating: SpoolFile.associatedData(kind, index))))
+        } catch {
+            throw SpoolIntegrityError("record \(index) does not authenticate (altered or reordered)")
         }
+    }
+
+    /// Exactly `count` bytes, or nil when the file ends first (an empty read of 0 bytes is `[]`).
+    static func read(_ descriptor: Int32, _ count: Int) throws -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let got = bytes.withUnsafeMutableBytes { buffer in
+                buffer.baseAddress.map { Glibc.read(descriptor, $0 + filled, count - filled) } ?? 0
+            }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw SpoolIntegrityError("the file cannot be read (\(String(cString: strerror(errno))))")
+            }
+            if got == 0 { return nil }
+            filled += got
+        }
+        return bytes
     }
 }
 

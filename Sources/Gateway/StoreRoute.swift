@@ -3,12 +3,19 @@ import Hummingbird
 import Logging
 import S3
 
-/// `PUT`/`POST /k/<token>/<path>`: streams the body into the account's bucket and answers 201 only
-/// once S3 confirmed the object; anything else is an error, so KAZOO keeps the recording and retries.
+/// `PUT`/`POST /k/<token>/<path>`: streams the body into the account's bucket and, at the same time,
+/// into an encrypted spool file (write-ahead). 201 once S3 confirmed the object (the spool file is
+/// removed, never fsync'd); if S3 fails, the rest of the body goes to the spool file, which is made
+/// durable and queued for replay before the answer is 202. Without a spool file (spooling off, disk
+/// full, quota) an S3 failure is a 503: nothing is acknowledged that is not safe.
 struct StoreRoute: Sendable {
     let uploader: MultipartUploader
     let locator: ObjectLocator
     let maxRequestBytes: Int
+    let spool: Spool
+    let queue: UploadQueue
+    /// When a spooled store's first replay is due (full jitter of its first delay).
+    let replayBackoff: RetryPolicy
 
     func store(_ request: Request, context: GatewayContext, auth: RequestAuthentication, logger: Logger) async throws -> Response {
         let account = auth.entry.account
@@ -43,10 +50,40 @@ struct StoreRoute: Sendable {
                 query: RecordingMetadata.queryPairs(request.uri.query),
                 json: boundary == nil ? nil : body.json
             )
-            let result = try await uploader.upload(body, to: auth.entry.client, key: key, options: options, expectedLength: declared)
+            let requestPath = auth.segments.joined(separator: "/")
+            let writer = spool.begin(
+                header: SpoolFile.Header(
+                    accountId: account.accountId,
+                    objectKey: key,
+                    requestPath: requestPath,
+                    contentType: options.contentType,
+                    metadata: options.metadata
+                )
+            )
+            let spooling = SpoolingBody(body: body, writer: writer, logger: logger)
+            let result: UploadResult
+            do {
+                result = try await uploader.upload(spooling, to: auth.entry.client, key: key, options: options, expectedLength: declared)
+            } catch let error where Self.isS3Failure(error) {
+                return try await spoolAfterFailure(
+                    error,
+                    spooling,
+                    account: account,
+                    key: key,
+                    requestPath: requestPath,
+                    options: options,
+                    logger: logger
+                )
+            } catch {
+                spooling.discard()
+                body = spooling.body
+                throw error
+            }
+            spooling.discard()
+            body = spooling.body
             let stored = StoredObject(
                 accountId: account.accountId,
-                requestPath: auth.segments.joined(separator: "/"),
+                requestPath: requestPath,
                 objectKey: key,
                 size: result.size,
                 checksum: result.checksum,
@@ -79,18 +116,91 @@ struct StoreRoute: Sendable {
         } catch let error as MultipartError {
             logger.notice("malformed multipart body: \(error.message)")
             throw GatewayError(.badRequest, "malformed_body", error.message)
-        } catch let error as S3Error {
-            logger.error("S3 did not take the recording: \(error)", metadata: ["key": "\(key)", "s3_code": "\(error.code)"])
-            throw GatewayError(.serviceUnavailable, "s3_unavailable", "the bucket did not take the recording (\(error)); not stored, send it again")
-        } catch let error as UploadError {
-            logger.error("upload failed: \(error)", metadata: ["key": "\(key)"])
-            throw GatewayError(.serviceUnavailable, "s3_unavailable", "the recording could not be stored (\(error)); not stored, send it again")
         } catch let error as GatewayError {
             throw error
         } catch {
             // Most often the client went away mid-body; the upload was abandoned and nothing was stored.
             logger.notice("store abandoned: \(error)", metadata: ["key": "\(key)", "received": "\(body.received)"])
             throw GatewayError(.badRequest, "body_incomplete", "the body could not be read to its end; nothing was stored")
+        }
+    }
+
+    /// S3 (or the way to it) failed, not the request: the spool can take over.
+    static func isS3Failure(_ error: any Error) -> Bool { error is S3Error || error is UploadError }
+
+    /// S3 failed: with a spool file, reads the rest of the body into it, makes it durable, commits the
+    /// queue row (and the index row, so fetches find it) and answers 202; without one, 503.
+    func spoolAfterFailure<Source>(
+        _ error: any Error,
+        _ spooling: SpoolingBody<Source>,
+        account: Account,
+        key: String,
+        requestPath: String,
+        options: S3ObjectOptions,
+        logger: Logger
+    ) async throws -> Response {
+        let s3Code = (error as? S3Error)?.code ?? "upload"
+        guard spooling.writer != nil else {
+            logger.error("S3 did not take the recording and it could not be spooled: \(error)", metadata: ["key": "\(key)", "s3_code": "\(s3Code)"])
+            throw GatewayError(.serviceUnavailable, "s3_unavailable", "the bucket did not take the recording (\(error)); not stored, send it again")
+        }
+        do {
+            try await spooling.drain()
+        } catch {
+            spooling.discard()
+            throw error
+        }
+        let finished: (size: Int, checksum: String)
+        do {
+            guard let writer = spooling.writer else { throw SpoolWriteError(path: spool.settings.directory, errno: ENOSPC) }
+            finished = try writer.finish(durable: true)
+            let file = (writer.path as NSString).lastPathComponent
+            let now = Date()
+            let delay = replayBackoff.delay(beforeRetry: 0, unitRandom: Double.random(in: 0...1))
+            let entry = try queue.enqueue(
+                accountId: account.accountId,
+                objectKey: key,
+                requestPath: requestPath,
+                spoolFile: file,
+                size: finished.size,
+                checksum: finished.checksum,
+                lastError: "\(error)",
+                firstAttemptAt: now.addingTimeInterval(Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18),
+                indexing: StoredObject(
+                    accountId: account.accountId,
+                    requestPath: requestPath,
+                    objectKey: key,
+                    size: finished.size,
+                    checksum: finished.checksum,
+                    etag: nil,
+                    contentType: options.contentType,
+                    storedAt: now
+                ),
+                now: now
+            )
+            spool.markWaiting(accountId: account.accountId, key: key, Spool.Waiting(file: file, size: finished.size))
+            locator.remember(
+                accountId: account.accountId,
+                requestPath: requestPath,
+                location: ObjectLocator.Location(key: key, contentType: options.contentType)
+            )
+            logger.warning(
+                "S3 did not take the recording; spooled for replay: \(error)",
+                metadata: ["key": "\(key)", "bytes": "\(finished.size)", "queue_id": "\(entry.id ?? 0)", "s3_code": "\(s3Code)"]
+            )
+            return JSONResponse.make(
+                .accepted,
+                ["spooled": ["key": key, "size": finished.size, "checksum": finished.checksum, "queue_id": entry.id ?? 0]],
+                noStore: false
+            )
+        } catch {
+            spooling.discard()
+            logger.error("S3 did not take the recording and spooling it failed: \(error)", metadata: ["key": "\(key)", "s3_code": "\(s3Code)"])
+            throw GatewayError(
+                .serviceUnavailable,
+                "s3_unavailable",
+                "the bucket did not take the recording and it could not be kept for later; not stored, send it again"
+            )
         }
     }
 

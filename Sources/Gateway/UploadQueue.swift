@@ -39,7 +39,7 @@ public struct UploadQueue: Sendable {
 
     /// Commits a row for a spool file that is already durable; the upload is acknowledged after this.
     @discardableResult
-    public func enqueue(
+    func enqueue(
         accountId: String,
         objectKey: String,
         requestPath: String,
@@ -47,6 +47,8 @@ public struct UploadQueue: Sendable {
         size: Int,
         checksum: String,
         lastError: String?,
+        firstAttemptAt: Date? = nil,
+        indexing object: StoredObject? = nil,
         now: Date = Date()
     ) throws -> Entry {
         var entry = Entry(
@@ -59,22 +61,41 @@ public struct UploadQueue: Sendable {
             checksum: checksum,
             state: .pending,
             attempts: 0,
-            nextAttemptAt: now,
+            nextAttemptAt: firstAttemptAt ?? now,
             lastError: lastError,
             createdAt: now,
             updatedAt: now
         )
-        try database.writer.write { db in try entry.insert(db) }
+        try database.writer.write { db in
+            try entry.insert(db)
+            try object?.save(db)
+        }
         return entry
     }
 
     /// Takes up to `limit` due pending rows (oldest first), marking them `uploading` in one transaction,
-    /// so two workers never take the same row.
-    public func claimDue(limit: Int, now: Date = Date(), excludingAccounts paused: Set<String> = []) throws -> [Entry] {
+    /// so two workers never take the same row. With `onePerAccount`, at most one row per account (the
+    /// worker keeps one replay per account in flight: a refused account costs one attempt, not one per slot).
+    public func claimDue(
+        limit: Int,
+        now: Date = Date(),
+        excludingAccounts excluded: Set<String> = [],
+        onePerAccount: Bool = false
+    ) throws -> [Entry] {
         try database.writer.write { db in
             var request = Entry.filter(Column("state") == State.pending.rawValue && Column("next_attempt_at") <= now)
-            if !paused.isEmpty { request = request.filter(!paused.contains(Column("account_id"))) }
-            let due = try request.order(Column("next_attempt_at"), Column("id")).limit(limit).fetchAll(db)
+            if !excluded.isEmpty { request = request.filter(!excluded.contains(Column("account_id"))) }
+            request = request.order(Column("next_attempt_at"), Column("id"))
+            var due: [Entry] = []
+            if onePerAccount {
+                var accounts = Set<String>()
+                let cursor = try request.fetchCursor(db)
+                while due.count < limit, let entry = try cursor.next() {
+                    if accounts.insert(entry.accountId).inserted { due.append(entry) }
+                }
+            } else {
+                due = try request.limit(limit).fetchAll(db)
+            }
             return try due.map { entry in
                 var claimed = entry
                 claimed.state = .uploading
@@ -86,8 +107,21 @@ public struct UploadQueue: Sendable {
         }
     }
 
-    public func markStored(_ id: Int64, now: Date = Date()) throws {
-        try set(id, now: now) {
+    /// Takes one pending row (the operator's `queue replay ID`), as `claimDue` would.
+    public func claim(_ id: Int64, now: Date = Date()) throws -> Entry? {
+        try database.writer.write { db in
+            guard var entry = try Entry.fetchOne(db, key: id), entry.state == .pending else { return nil }
+            entry.state = .uploading
+            entry.attempts += 1
+            entry.updatedAt = now
+            try entry.update(db)
+            return entry
+        }
+    }
+
+    /// S3 confirmed the object: the row is `stored` and the index row records its ETag, in one transaction.
+    func markStored(_ id: Int64, indexing object: StoredObject? = nil, now: Date = Date()) throws {
+        try set(id, now: now, also: { db in try object?.save(db) }) {
             $0.state = .stored
             $0.lastError = nil
         }
@@ -118,13 +152,22 @@ public struct UploadQueue: Sendable {
         }
     }
 
-    /// Makes pending (and failed) rows due now: one row, an account's, or all. Returns how many.
+    /// Makes pending (and failed) rows due now: one row, an account's, or all; the accounts of those rows
+    /// are resumed if they were paused. Returns how many rows.
     @discardableResult
     public func retryNow(id: Int64? = nil, accountId: String? = nil, now: Date = Date()) throws -> Int {
         try database.writer.write { db in
             var request = Entry.filter([State.pending.rawValue, State.failed.rawValue].contains(Column("state")))
             if let id { request = request.filter(Column("id") == id) }
             if let accountId { request = request.filter(Column("account_id") == accountId) }
+            let accounts = try String.fetchSet(db, request.select(Column("account_id"), as: String.self).distinct())
+            if id == nil && accountId == nil {
+                try db.execute(sql: "DELETE FROM account_pause")
+            } else {
+                for account in accounts.union(accountId.map { [$0] } ?? []) {
+                    try db.execute(sql: "DELETE FROM account_pause WHERE account_id = ?", arguments: [account])
+                }
+            }
             return try request.updateAll(
                 db,
                 Column("state").set(to: State.pending.rawValue),
@@ -132,6 +175,36 @@ public struct UploadQueue: Sendable {
                 Column("updated_at").set(to: now)
             )
         }
+    }
+
+    // MARK: The circuit breaker
+
+    /// Pauses an account's replays (idempotent); the first reason stays.
+    func pause(accountId: String, reason: String, now: Date = Date()) throws {
+        try database.writer.write { db in
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO account_pause (account_id, reason, paused_at) VALUES (?, ?, ?)",
+                arguments: [accountId, reason, now]
+            )
+        }
+    }
+
+    /// Paused accounts and why.
+    public func pausedAccounts() throws -> [String: String] {
+        try database.writer.read { db in
+            var paused: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT account_id, reason FROM account_pause") { paused[row[0]] = row[1] }
+            return paused
+        }
+    }
+
+    public func entry(_ id: Int64) throws -> Entry? {
+        try database.writer.read { db in try Entry.fetchOne(db, key: id) }
+    }
+
+    /// Deletes a row (the operator's `queue discard`); the caller removes its spool file.
+    func delete(_ id: Int64) throws {
+        _ = try database.writer.write { db in try Entry.deleteOne(db, key: id) }
     }
 
     public func list(state: State? = nil, accountId: String? = nil) throws -> [Entry] {
@@ -150,12 +223,13 @@ public struct UploadQueue: Sendable {
         }
     }
 
-    func set(_ id: Int64, now: Date, _ change: (inout Entry) -> Void) throws {
+    func set(_ id: Int64, now: Date, also: (Database) throws -> Void = { _ in }, _ change: (inout Entry) -> Void) throws {
         try database.writer.write { db in
             guard var entry = try Entry.fetchOne(db, key: id) else { return }
             change(&entry)
             entry.updatedAt = now
             try entry.update(db)
+            try also(db)
         }
     }
 }

@@ -32,7 +32,7 @@ struct SpoolFileTests {
     }
 
     static func readAll(_ path: String, key: MasterKey) throws -> (SpoolFile.Header, [UInt8]) {
-        var reader = try SpoolReader(path: path, masterKey: key)
+        let reader = try SpoolReader(path: path, masterKey: key)
         var out: [UInt8] = []
         while let chunk = try reader.next() { out += chunk }
         return (reader.header, out)

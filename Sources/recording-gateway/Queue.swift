@@ -1,0 +1,184 @@
+public import ArgumentParser
+import Foundation
+import Gateway
+import Logging
+
+struct Queue: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Inspect and drive the retry queue of spooled uploads (safe while `serve` runs).",
+        subcommands: [List.self, Show.self, Retry.self, Replay.self, Discard.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List queued uploads, oldest first, and paused accounts.")
+        @Option(help: "Only this state: pending, uploading, stored or failed.") var state: UploadQueue.State?
+        @Option(help: "Only this account's uploads.") var account: String?
+        @OptionGroup var options: GatewayOptions
+        @Flag(help: "Print a JSON array.") var json = false
+
+        func run() async throws {
+            try await reportingFailures {
+                let queue = try options.uploadQueue()
+                let entries = try queue.list(state: state, accountId: account)
+                if json {
+                    print(QueuePresentation.json(entries.map(QueuePresentation.object)))
+                    return
+                }
+                if entries.isEmpty { print("No queued uploads" + (state.map { " in state \($0.rawValue)" } ?? "") + ".") }
+                for entry in entries { print(QueuePresentation.line(entry)) }
+                for (accountId, reason) in try queue.pausedAccounts().sorted(by: { $0.key < $1.key }) {
+                    print("paused account \(accountId): \(reason)")
+                }
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one queued upload.")
+        @Argument(help: "The queue id.") var id: Int64
+        @OptionGroup var options: GatewayOptions
+        @Flag(help: "Print one JSON object.") var json = false
+
+        func run() async throws {
+            try await reportingFailures {
+                let queue = try options.uploadQueue()
+                guard let entry = try queue.entry(id) else { throw CommandFailure("no queued upload \(id)") }
+                print(json ? QueuePresentation.json(QueuePresentation.object(entry)) : QueuePresentation.text(entry))
+            }
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make queued uploads due now (pending and failed ones) and resume their paused accounts; `serve` replays them."
+        )
+        @Argument(help: "One queue id.") var id: Int64?
+        @Option(help: "Every upload of this account.") var account: String?
+        @Flag(help: "Every upload.") var all = false
+        @OptionGroup var options: GatewayOptions
+
+        func validate() throws {
+            guard [id != nil, account != nil, all].filter({ $0 }).count == 1 else {
+                throw ValidationError("give exactly one of ID, --account ID or --all")
+            }
+        }
+
+        func run() async throws {
+            try await reportingFailures {
+                let count = try options.uploadQueue().retryNow(id: id, accountId: account)
+                print("\(count) queued upload\(count == 1 ? "" : "s") due now.")
+            }
+        }
+    }
+
+    struct Replay: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Upload queued recordings now, in the foreground, with progress (for an operator fixing an outage)."
+        )
+        @Argument(help: "One queue id.") var id: Int64?
+        @Flag(help: "Every pending and failed upload.") var all = false
+        @OptionGroup var options: GatewayOptions
+
+        func validate() throws {
+            guard (id != nil) != all else { throw ValidationError("give exactly one of ID or --all") }
+        }
+
+        func run() async throws {
+            try await reportingFailures {
+                let config = try options.load()
+                LogSetup.bootstrap(format: config.logFormat, level: "warning")
+                var stored = 0
+                var notStored = 0
+                try await options.withRuntime(config) { runtime in
+                    let queue = runtime.queue
+                    try queue.retryNow(id: id)
+                    let replayer = runtime.replayer
+                    while true {
+                        let next: UploadQueue.Entry?
+                        if let id {
+                            guard stored + notStored == 0 else { break }
+                            guard let claimed = try queue.claim(id) else {
+                                throw CommandFailure("queued upload \(id) is not pending (see `queue show \(id)`)")
+                            }
+                            next = claimed
+                        } else {
+                            next = try queue.claimDue(limit: 1).first
+                        }
+                        guard let entry = next else { break }
+                        let size = entry.size
+                        print("replaying \(entry.id ?? 0): \(entry.objectKey) (\(size) bytes)")
+                        let outcome = await replayer.replay(entry) { done in
+                            if done == size || done % (16 * 1024 * 1024) < 65536 {
+                                FileHandle.standardError.write(Data("  \(done)/\(size) bytes\n".utf8))
+                            }
+                        }
+                        switch outcome {
+                        case .stored:
+                            stored += 1
+                            print("  stored")
+                        case .failed(let reason), .paused(let reason), .retryLater(let reason):
+                            notStored += 1
+                            print("  not stored: \(reason)")
+                        }
+                    }
+                }
+                print("\(stored) stored, \(notStored) not stored.")
+                if notStored > 0 { throw ExitCode.failure }
+            }
+        }
+    }
+
+    struct Discard: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete a queued upload and its spool file for good: the recording is destroyed unless S3 already has it."
+        )
+        @Argument(help: "The queue id.") var id: Int64
+        @Flag(help: "Really destroy it.") var yes = false
+        @OptionGroup var options: GatewayOptions
+
+        func run() async throws {
+            try await reportingFailures {
+                let config = try options.load()
+                try await options.withRuntime(config) { runtime in
+                    guard let entry = try runtime.queue.entry(id) else { throw CommandFailure("no queued upload \(id)") }
+                    let what =
+                        "queued upload \(id) (\(entry.state.rawValue)): account \(entry.accountId), key \(entry.objectKey), \(entry.size) bytes, spool file \(runtime.spool.path(entry.spoolFile))"
+                    guard yes else {
+                        throw CommandFailure("this destroys \(what); the recording is lost unless S3 already has it. Run again with --yes to do it.")
+                    }
+                    try runtime.discard(entry)
+                    print("Destroyed \(what).")
+                }
+            }
+        }
+    }
+}
+
+extension UploadQueue.State: ExpressibleByArgument {}
+
+extension GatewayOptions {
+    /// The queue in the data directory, after checking the master key.
+    func uploadQueue() throws -> UploadQueue {
+        UploadQueue(database: try accountStore().store.database)
+    }
+
+    /// Runs `body` with the gateway's parts opened beside a running `serve` (the spool is not taken over),
+    /// then closes the S3 connections.
+    func withRuntime(_ config: GatewayConfig, _ body: (GatewayRuntime) async throws -> Void) async throws {
+        let runtime: GatewayRuntime
+        do {
+            runtime = try await GatewayRuntime.open(config: config, ownsSpool: false, logger: Logger(label: "recording-gateway"))
+        } catch let error as MasterKeyError {
+            throw CommandFailure(error.description)
+        } catch let error as ConfigError {
+            throw CommandFailure(error.description)
+        }
+        do {
+            try await body(runtime)
+        } catch {
+            try? await runtime.http.shutdown()
+            throw error
+        }
+        try await runtime.http.shutdown()
+    }
+}

@@ -1,0 +1,214 @@
+import Foundation
+import S3
+import TestSupport
+import Testing
+
+@testable import Gateway
+
+/// Promise 1: a recording the gateway acknowledged reaches the bucket, whatever S3 does meanwhile.
+/// The in-process gateway, real S3 servers: a private moto stopped and started, the shared moto with
+/// IAM enforced, rclone serve s3.
+struct SpoolReplayTests {
+    /// Replays come quickly in tests (0.2 s first backoff, 1 s cap); any free space will do.
+    static var config: GatewayConfig {
+        var config = TestGateway.config
+        config.replayBaseDelaySeconds = 0.2
+        config.replayMaxDelaySeconds = 1
+        config.spoolMinFreeBytes = 0
+        return config
+    }
+
+    /// Polls `condition` until it holds or `seconds` pass.
+    static func eventually(_ seconds: Double = 30, _ condition: () throws -> Bool) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return try condition()
+    }
+
+    static func client(for moto: PrivateMoto) throws -> S3Client {
+        S3Client(
+            endpoint: try S3Endpoint(host: moto.host, scheme: .http, addressingStyle: .path),
+            bucket: moto.bucket,
+            credentials: Credentials(accessKeyId: "AKIDPRIVATEMOTO", secretAccessKey: "private-moto-secret"),
+            http: TestServers.http
+        )
+    }
+
+    static func objectBytes(_ client: S3Client, _ key: String) async throws -> [UInt8]? {
+        guard let object = try await client.getObject(key: key) else { return nil }
+        var bytes: [UInt8] = []
+        for try await chunk in object.body { bytes += chunk.readableBytesView }
+        return bytes
+    }
+
+    @Test func s3DownStoreIsAcknowledgedEncryptedServedFromTheSpoolAndReplayed() async throws {
+        let moto = PrivateMoto()
+        try await onOwnThread { try moto.start() }
+        defer { moto.stop() }
+        try await TestGateway.with(config: Self.config) { gateway in
+            let id = TestEnvironment.accountId()
+            let token = try await gateway.addAccount(
+                id,
+                host: moto.host,
+                bucket: moto.bucket,
+                accessKeyId: "AKIDPRIVATEMOTO",
+                secret: "private-moto-secret"
+            )
+            await Task.detached { moto.stop() }.value
+
+            let bytes = TestEnvironment.randomBytes(9 * 1024 * 1024 + 7, seed: 51)
+            let path = "/k/\(token)/\(id)/outage/call.mp3"
+            let put = try await gateway.send(.PUT, path, body: bytes, headers: [("Content-Type", "audio/mpeg")])
+            #expect(put.status == 202, "\(put.text)")
+            let rows = try gateway.runtime.queue.list(accountId: id)
+            try #require(rows.count == 1)
+            #expect(rows[0].size == bytes.count)
+            #expect([.pending, .uploading].contains(rows[0].state))
+            let file = gateway.runtime.spool.path(rows[0].spoolFile)
+
+            // Encrypted at rest: no run of the recording's bytes is in the file.
+            let raw = try Data(contentsOf: URL(fileURLWithPath: file))
+            #expect(raw.count > bytes.count)
+            for offset in stride(from: 0, to: bytes.count - 64, by: 1024 * 1024) {
+                #expect(raw.range(of: Data(bytes[offset..<(offset + 64)])) == nil)
+            }
+
+            // Playback during the outage: GET and HEAD come from the spool.
+            let head = try await gateway.send(.HEAD, path)
+            #expect(head.status == 200)
+            #expect(head.header("content-length") == "\(bytes.count)")
+            #expect(head.header("content-type") == "audio/mpeg")
+            let get = try await gateway.send(.GET, path + "/\(id)/outage/call.mp3")  // KAZOO doubles the path
+            #expect(get.status == 200)
+            #expect(get.header("content-type") == "audio/mpeg")
+            #expect(get.body == bytes)
+
+            // S3 is back: the worker uploads it without anyone's help.
+            try await onOwnThread { try moto.start() }
+            let stored = try await Self.eventually { try gateway.runtime.queue.entry(rows[0].id ?? 0)?.state == .stored }
+            #expect(stored, "\((try? gateway.runtime.queue.list(accountId: id)) ?? [])")
+            #expect(!FileManager.default.fileExists(atPath: file))
+            let key = "\(id)/outage/call.mp3"
+            #expect(try await Self.objectBytes(Self.client(for: moto), key) == bytes)
+            let redirected = try await gateway.send(.GET, path)
+            #expect(redirected.status == 302)
+        }
+    }
+
+    @Test func refusedCredentialsPauseOnlyThatAccountUntilItIsUpdated() async throws {
+        try await TestGateway.with(config: Self.config) { gateway in
+            let broken = TestEnvironment.accountId()
+            let healthy = TestEnvironment.accountId()
+            let brokenToken = try await gateway.addMotoAccount(broken) { $0.secretAccessKey = "not-the-secret-0123456789abcdefghij" }
+            let healthyToken = try await gateway.addMotoAccount(healthy)
+            let queue = gateway.runtime.queue
+
+            let first = TestEnvironment.randomBytes(300_000, seed: 61)
+            let second = TestEnvironment.randomBytes(200_000, seed: 62)
+            #expect(try await gateway.send(.PUT, "/k/\(brokenToken)/\(broken)/a.mp3", body: first).status == 202)
+            #expect(try await gateway.send(.PUT, "/k/\(brokenToken)/\(broken)/b.mp3", body: second).status == 202)
+            #expect(try await Self.eventually { try queue.pausedAccounts()[broken] != nil })
+
+            // The other account's stores and replays go on.
+            let healthyBytes = TestEnvironment.randomBytes(100_000, seed: 63)
+            #expect(try await gateway.send(.PUT, "/k/\(healthyToken)/\(healthy)/live.mp3", body: healthyBytes).status == 201)
+            let replayed = try Self.spoolDirectly(gateway, accountId: healthy, key: "\(healthy)/queued.mp3", bytes: healthyBytes)
+            #expect(try await Self.eventually { try queue.entry(replayed)?.state == .stored })
+
+            // One attempt, then paused: no attempts burnt while the credentials stay wrong.
+            try await Task.sleep(for: .seconds(2))
+            let paused = try queue.list(accountId: broken)
+            #expect(paused.map(\.state) == [.pending, .pending])
+            #expect(paused.map(\.attempts).reduce(0, +) == 1, "\(paused)")
+            #expect(paused.contains { $0.lastError?.contains("SignatureDoesNotMatch") ?? false })
+            #expect(gateway.log.all.contains { $0.contains("paused (circuit breaker)") })
+
+            // The operator fixes the secret with `accounts update` (another process): the rows drain.
+            let config = try Self.writeConfig(for: gateway)
+            let update = try await onOwnThread {
+                try CommandLineTests.run(
+                    ["accounts", "update", broken, "--secret-access-key-stdin", "--config", config],
+                    input: try TestServers.environment("RG_MOTO_SECRET_KEY"),
+                    environment: [MasterKey.environmentVariable: gateway.masterKey]
+                )
+            }
+            #expect(update.status == 0, "\(update.error)")
+            #expect(try await Self.eventually { try queue.list(accountId: broken).allSatisfy { $0.state == .stored } })
+            #expect(try queue.pausedAccounts()[broken] == nil)
+            let moto = try TestServers.moto()
+            #expect(try await Self.objectBytes(moto, "\(broken)/a.mp3") == first)
+            #expect(try await Self.objectBytes(moto, "\(broken)/b.mp3") == second)
+        }
+    }
+
+    @Test func aFlippedByteInASpoolFileFailsTheRowAndUploadsNothing() async throws {
+        try await TestGateway.with(config: Self.config) { gateway in
+            let id = TestEnvironment.accountId()
+            _ = try await gateway.addRcloneAccount(id)
+            let key = "\(id)/tampered.mp3"
+            let bytes = TestEnvironment.randomBytes(1_000_000, seed: 71)
+            let row = try Self.spoolDirectly(gateway, accountId: id, key: key, bytes: bytes, due: false)
+            let entry = try #require(try gateway.runtime.queue.entry(row))
+            let file = gateway.runtime.spool.path(entry.spoolFile)
+            var raw = try Data(contentsOf: URL(fileURLWithPath: file))
+            raw[raw.count / 2] ^= 0x01
+            try raw.write(to: URL(fileURLWithPath: file))
+
+            try gateway.runtime.queue.retryNow(id: row)
+            let failedInTime = try await Self.eventually { try gateway.runtime.queue.entry(row)?.state == .failed }
+            #expect(failedInTime)
+            let failed = try #require(try gateway.runtime.queue.entry(row))
+            #expect(failed.lastError?.contains("integrity") ?? false, "\(failed)")
+            #expect(try await TestServers.rclone().headObject(key: key) == nil)
+            // Kept for the operator: only `queue discard` destroys it.
+            #expect(FileManager.default.fileExists(atPath: file))
+        }
+    }
+
+    @Test func readyzReportsTheSpoolAndRefusesBelowTheFreeSpaceThreshold() async throws {
+        var config = Self.config
+        config.spoolMinFreeBytes = Int.max / 2
+        try await TestGateway.with(config: config) { gateway in
+            let ready = try await gateway.send(.GET, "/readyz")
+            #expect(ready.status == 503)
+            #expect(ready.text.contains("spool_min_free_bytes"))
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(ready.body)) as? [String: Any])
+            let spool = try #require(object["spool"] as? [String: Any])
+            #expect(spool["min_free_bytes"] as? Int == Int.max / 2)
+            #expect((spool["free_bytes"] as? Int ?? 0) > 0)
+        }
+        try await TestGateway.with(config: Self.config) { gateway in
+            let ready = try await gateway.send(.GET, "/readyz")
+            #expect(ready.status == 200)
+        }
+    }
+
+    /// Writes a spool file for `key` and queues it, as a store that S3 refused would have.
+    static func spoolDirectly(_ gateway: TestGateway, accountId: String, key: String, bytes: [UInt8], due: Bool = true) throws -> Int64 {
+        let header = SpoolFile.Header(accountId: accountId, objectKey: key, requestPath: key, contentType: "audio/mpeg", metadata: [:])
+        let writer = try #require(gateway.runtime.spool.begin(header: header))
+        try bytes.withUnsafeBytes { try writer.write($0) }
+        let (size, checksum) = try writer.finish(durable: true)
+        let entry = try gateway.runtime.queue.enqueue(
+            accountId: accountId,
+            objectKey: key,
+            requestPath: key,
+            spoolFile: (writer.path as NSString).lastPathComponent,
+            size: size,
+            checksum: checksum,
+            lastError: nil,
+            firstAttemptAt: due ? Date() : Date().addingTimeInterval(3600)
+        )
+        return try #require(entry.id)
+    }
+
+    /// A configuration file for the command line on the test gateway's data directory.
+    static func writeConfig(for gateway: TestGateway) throws -> String {
+        let path = gateway.runtime.config.dataDir + "/cli-config.json"
+        try Data(#"{"data_dir": "\#(gateway.runtime.config.dataDir)", "spool_min_free_bytes": 0}"#.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+}
