@@ -121,10 +121,15 @@ public struct UploadQueue: Sendable {
 
     /// S3 confirmed the object: the row is `stored` and the index row records its ETag, in one transaction.
     func markStored(_ id: Int64, indexing object: StoredObject? = nil, now: Date = Date()) throws {
-        try set(id, now: now, also: { db in try object?.save(db) }) {
-            $0.state = .stored
-            $0.lastError = nil
-        }
+        try set(
+            id,
+            now: now,
+            also: { db in try object?.save(db) },
+            { entry in
+                entry.state = .stored
+                entry.lastError = nil
+            }
+        )
     }
 
     public func markFailed(_ id: Int64, reason: String, now: Date = Date()) throws {

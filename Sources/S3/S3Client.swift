@@ -49,6 +49,9 @@ public struct S3Client: Sendable {
             decompression: .disabled
         )
         http.connectionPool.idleTimeout = .seconds(60)
+        // A refused connection fails the attempt at once and our retry policy decides; AsyncHTTPClient's
+        // own retrying would hold every request until its deadline (20 s) while S3 is down.
+        http.connectionPool.retryConnectionEstablishment = false
         http.httpVersion = .http1Only
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
     }

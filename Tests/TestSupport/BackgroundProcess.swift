@@ -1,7 +1,7 @@
 public import Foundation
 
 #if canImport(Glibc)
-public import Glibc
+import Glibc
 #endif
 
 /// A program a test starts and stops itself (a private S3 server, the gateway's own `serve`): its
@@ -13,7 +13,7 @@ public final class BackgroundProcess: @unchecked Sendable {
     /// Starts `program` (a path, or a name looked up on PATH) with `arguments`.
     public init(_ program: String, _ arguments: [String], environment: [String: String]? = nil) throws {
         logPath = NSTemporaryDirectory() + "rg-process-\(UUID().uuidString).log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process = Process()
         if program.contains("/") {

@@ -6,6 +6,7 @@ public import S3
 /// The real S3 servers `./scripts/test` starts, found through the environment it sets.
 public struct TestServerMissing: Error, CustomStringConvertible {
     public var description: String
+    public init(description: String) { self.description = description }
 }
 
 public enum TestServers {
