@@ -66,9 +66,16 @@ public struct UploadQueue: Sendable {
             createdAt: now,
             updatedAt: now
         )
-        try database.writer.write { db in
-            try entry.insert(db)
-            try object?.save(db)
+        // The row is what acknowledges the recording: it must survive a power cut, not only a crash, so
+        // this one commit waits for the WAL to reach the disk (the rest of the database runs NORMAL).
+        try database.writer.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            defer { try? db.execute(sql: "PRAGMA synchronous = NORMAL") }
+            try db.inTransaction(.immediate) {
+                try entry.insert(db)
+                try object?.save(db)
+                return .commit
+            }
         }
         return entry
     }

@@ -220,7 +220,8 @@ struct TransportTests {
         try FileManager.default.moveItem(atPath: keyFile + ".moved", toPath: keyFile)
         let after = try [keyFile, directory + "/" + AppDatabase.fileName].map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
         #expect(before == after)
-        let again = try await GatewayRuntime.open(config: config, environment: [:])
+        // `first` still owns the spool directory; this opens beside it, as the queue commands do.
+        let again = try await GatewayRuntime.open(config: config, environment: [:], ownsSpool: false)
         #expect(again.accountCount == 1)
         try await again.http.shutdown()
     }

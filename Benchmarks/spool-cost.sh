@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The cost of the write-ahead spool on the fast path: 64 concurrent stores of 20 MiB each (curl
+# --parallel) into `recording-gateway serve` (release build) and on to `rclone serve s3` on loopback,
+# with spool_enabled true and false, alternating in one run. Prints MiB/s per round and the ratio.
+# Usage: Benchmarks/spool-cost.sh [ROUNDS] [STORES] [SIZE_MIB]   (defaults 3, 64, 20)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3}
+stores=${2:-64}
+size_mib=${3:-20}
+work=$(mktemp -d)
+pids=()
+serve_pid=""
+cleanup() {
+  [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null || true
+  for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+swift build -c release --scratch-path .build-release --product recording-gateway >/dev/null
+bin=.build-release/release/recording-gateway
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+RCLONE=$(command -v rclone || python3 -c 'import sysconfig,os; print(os.path.join(sysconfig.get_path("scripts"), "rclone"))')
+s3_port=$(free_port)
+secret=$(python3 -c 'import secrets; print(secrets.token_hex(20))')
+mkdir -p "$work/s3/bench"
+"$RCLONE" serve s3 --addr "127.0.0.1:$s3_port" --auth-key "BENCHKEY,$secret" "$work/s3" >"$work/rclone.log" 2>&1 &
+pids+=($!)
+
+port=$(free_port)
+write_config() {
+  cat >"$work/config.json" <<JSON
+{"listen": "127.0.0.1:$port", "public_base_url": "https://recordings.example.com", "data_dir": "$work/data",
+ "log_level": "warning", "spool_enabled": $1, "spool_min_free_bytes": 0}
+JSON
+}
+write_config true
+account=4a9b2c3d4e5f60718293a4b5c6d7e8f9
+token=$(printf %s "$secret" | RG_MASTER_KEY= "$bin" accounts add --config "$work/config.json" --account-id "$account" --name Bench \
+  --bucket bench --host "127.0.0.1:$s3_port" --scheme http --path-style --access-key-id BENCHKEY --secret-access-key-stdin --json |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+
+head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$work/recording.mp3"
+total_mib=$((stores * size_mib))
+echo "$stores concurrent stores of $size_mib MiB ($total_mib MiB) per round; $(nproc) cores shared by curl, the gateway and rclone"
+
+run_round() { # $1 = spool_enabled, $2 = round
+  write_config "$1"
+  RG_MASTER_KEY= "$bin" serve --config "$work/config.json" >"$work/serve.log" 2>&1 &
+  serve_pid=$!
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  args=()
+  for i in $(seq 1 "$stores"); do args+=(-T "$work/recording.mp3" -o /dev/null "http://127.0.0.1:$port/k/$token/$account/r$2-$1-$i.mp3"); done
+  start=$(date +%s.%N)
+  codes=$(curl -sS --parallel --parallel-max "$stores" --parallel-immediate -w '%{http_code}\n' "${args[@]}")
+  end=$(date +%s.%N)
+  kill "$serve_pid"; wait "$serve_pid" || true; serve_pid=""
+  ok=$(grep -c '^201$' <<<"$codes" || true)
+  left=$(find "$work/data/spool" -name '*.spool' | wc -l)
+  mibs=$(python3 -c "print(f'{$total_mib / ($end - $start):.1f}')")
+  echo "round $2  spool_enabled=$1  $(python3 -c "print(f'{$end - $start:.2f}')") s  $mibs MiB/s  ($ok/$stores answered 201, $left spool files left)" >&2
+  echo "$mibs"
+  rm -rf "$work/s3/bench"/*
+}
+
+on_total=0
+off_total=0
+for round in $(seq 1 "$rounds"); do
+  on=$(run_round true "$round")
+  off=$(run_round false "$round")
+  on_total=$(python3 -c "print($on_total + $on)")
+  off_total=$(python3 -c "print($off_total + $off)")
+done
+python3 -c "
+on, off = $on_total / $rounds, $off_total / $rounds
+print(f'mean: spool on {on:.1f} MiB/s, spool off {off:.1f} MiB/s: the spool costs {100 * (1 - on / off):.1f}% of throughput')"
