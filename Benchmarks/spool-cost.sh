@@ -54,13 +54,17 @@ run_round() { # $1 = spool_enabled, $2 = round
   args=()
   for i in $(seq 1 "$stores"); do args+=(-T "$work/recording.mp3" -o /dev/null "http://127.0.0.1:$port/k/$token/$account/r$2-$1-$i.mp3"); done
   start=$(date +%s.%N)
-  codes=$(curl -sS --parallel --parallel-max "$stores" --parallel-immediate -w '%{http_code}\n' "${args[@]}")
+  codes=$(curl -sS --no-progress-meter --parallel --parallel-max "$stores" --parallel-immediate -w '%{http_code}\n' "${args[@]}")
   end=$(date +%s.%N)
+  cpu=$(python3 -c "
+import os
+f = open('/proc/$serve_pid/stat').read().rsplit(')', 1)[1].split()
+print(f'{(int(f[11]) + int(f[12])) / os.sysconf(\"SC_CLK_TCK\"):.2f}')")
   kill "$serve_pid"; wait "$serve_pid" || true; serve_pid=""
   ok=$(grep -c '^201$' <<<"$codes" || true)
   left=$(find "$work/data/spool" -name '*.spool' | wc -l)
   mibs=$(python3 -c "print(f'{$total_mib / ($end - $start):.1f}')")
-  echo "round $2  spool_enabled=$1  $(python3 -c "print(f'{$end - $start:.2f}')") s  $mibs MiB/s  ($ok/$stores answered 201, $left spool files left)" >&2
+  echo "round $2  spool_enabled=$1  $(python3 -c "print(f'{$end - $start:.2f}')") s  $mibs MiB/s  gateway CPU $cpu s  ($ok/$stores answered 201, $left spool files left)" >&2
   echo "$mibs"
   rm -rf "$work/s3/bench"/*
 }

@@ -70,9 +70,9 @@ public final class SpoolWriter {
     var closed = false
     public let path: String
     let key: SymmetricKey
+    let masterKey: MasterKey
     var index: UInt64 = 0
     var size = 0
-    var hasher = SHA256()
     var pending: [UInt8] = []
     let usage: SpoolUsage?
     /// Bytes this file holds on disk (charged to `usage`).
@@ -82,6 +82,7 @@ public final class SpoolWriter {
     /// file's bytes are charged to `usage`, whose quota a write may not pass.
     public init(path: String, masterKey: MasterKey, header: SpoolFile.Header, usage: SpoolUsage? = nil) throws {
         self.usage = usage
+        self.masterKey = masterKey
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw SpoolWriteError(path: path, errno: errno) }
         self.descriptor = descriptor
@@ -103,12 +104,18 @@ public final class SpoolWriter {
         }
     }
 
-    /// Appends object bytes.
+    /// Appends object bytes. Nothing is hashed here: on the fast path (S3 took the object) the file is
+    /// discarded, so the object's checksum is computed by `finish` only, from the file.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        hasher.update(bufferPointer: bytes)
         size += bytes.count
         var offset = 0
         while offset < bytes.count {
+            if pending.isEmpty && bytes.count - offset >= SpoolFile.chunkSize {
+                // A whole record straight from the caller's buffer, without copying it first.
+                try writeRecord(.data, UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + SpoolFile.chunkSize)]))
+                offset += SpoolFile.chunkSize
+                continue
+            }
             let take = min(SpoolFile.chunkSize - pending.count, bytes.count - offset)
             pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + take)]))
             offset += take
@@ -119,12 +126,16 @@ public final class SpoolWriter {
         }
     }
 
-    /// Writes the trailer and closes the file; with `durable`, fsyncs the file and its directory first.
+    /// Writes the trailer (size and SHA-256, read back from what the file holds, so every record is
+    /// checked once more) and closes the file; with `durable`, fsyncs the file and its directory first.
     /// Returns the object's size and `sha256:<hex>`.
     public func finish(durable: Bool) throws -> (size: Int, checksum: String) {
         defer { closeOnce() }
         if !pending.isEmpty { try writeRecord(.data, pending) }
-        let checksum = ObjectChecksum.single(hasher.finalize())
+        let written = try SpoolReader(path: path, masterKey: masterKey, trailerExpected: false)
+        while try written.next() != nil {}
+        guard written.size == size else { throw SpoolIntegrityError("\(path) holds \(written.size) bytes, \(size) were written") }
+        let checksum = ObjectChecksum.single(written.hasher.finalize())
         try writeRecord(.trailer, Array(try JSONEncoder().encode(SpoolFile.Trailer(size: size, sha256: checksum))))
         if durable {
             guard fsync(descriptor) == 0 else { throw SpoolWriteError(path: path, errno: errno) }
@@ -152,7 +163,7 @@ public final class SpoolWriter {
         close(descriptor)
     }
 
-    func writeRecord(_ kind: SpoolFile.Kind, _ plaintext: [UInt8]) throws {
+    func writeRecord(_ kind: SpoolFile.Kind, _ plaintext: some DataProtocol) throws {
         let box = try AES.GCM.seal(
             plaintext,
             using: key,
@@ -160,26 +171,47 @@ public final class SpoolWriter {
             authenticating: SpoolFile.associatedData(kind, index)
         )
         let length = UInt32(plaintext.count)
-        var record: [UInt8] = [kind.rawValue, UInt8(length >> 24), UInt8((length >> 16) & 0xFF), UInt8((length >> 8) & 0xFF), UInt8(length & 0xFF)]
-        record += box.ciphertext
-        record += box.tag
-        try writeAll(record)
+        let head: [UInt8] = [kind.rawValue, UInt8(length >> 24), UInt8((length >> 16) & 0xFF), UInt8((length >> 8) & 0xFF), UInt8(length & 0xFF)]
+        // Head, ciphertext and tag in one writev: no copy into a record buffer first.
+        try head.withUnsafeBytes { head in
+            try box.ciphertext.withUnsafeBytes { ciphertext in
+                try box.tag.withUnsafeBytes { tag in try writeAll([head, ciphertext, tag]) }
+            }
+        }
         index += 1
     }
 
     func writeAll(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try writeAll([$0]) }
+    }
+
+    /// Writes every byte of `pieces`, in order, charging them to the quota first.
+    func writeAll(_ pieces: [UnsafeRawBufferPointer]) throws {
+        let total = pieces.reduce(0) { $0 + $1.count }
         if let usage {
-            guard usage.charge(bytes.count) else { throw SpoolWriteError(path: path, errno: EDQUOT) }
-            fileBytes += bytes.count
+            guard usage.charge(total) else { throw SpoolWriteError(path: path, errno: EDQUOT) }
+            fileBytes += total
         }
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        var vectors = pieces.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+        var remaining = total
+        var first = 0
+        while remaining > 0 {
+            let written = vectors[first...].withUnsafeBufferPointer { writev(descriptor, $0.baseAddress, Int32($0.count)) }
             if written < 0 {
                 if errno == EINTR { continue }
                 throw SpoolWriteError(path: path, errno: errno)
             }
-            offset += written
+            remaining -= written
+            // Skip what was written: whole vectors, then part of the next one.
+            var done = written
+            while first < vectors.count && done >= vectors[first].iov_len {
+                done -= vectors[first].iov_len
+                first += 1
+            }
+            if done > 0, first < vectors.count {
+                vectors[first].iov_base = vectors[first].iov_base.map { $0 + done }
+                vectors[first].iov_len -= done
+            }
         }
     }
 }
@@ -227,8 +259,11 @@ public final class SpoolReader {
     var size = 0
     var hasher = SHA256()
     var done = false
+    /// false while the file is still being written (`SpoolWriter.finish` reads it back): its end is the end.
+    let trailerExpected: Bool
 
-    public init(path: String, masterKey: MasterKey) throws {
+    public init(path: String, masterKey: MasterKey, trailerExpected: Bool = true) throws {
+        self.trailerExpected = trailerExpected
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw SpoolIntegrityError("\(path) cannot be read (\(String(cString: strerror(errno))))") }
         self.descriptor = descriptor
@@ -261,6 +296,10 @@ public final class SpoolReader {
     /// The next chunk of object bytes, or nil after the trailer confirmed size and checksum.
     public func next() throws -> [UInt8]? {
         guard !done else { return nil }
+        if !trailerExpected, try Self.atEnd(descriptor) {
+            done = true
+            return nil
+        }
         let (kind, plaintext) = try Self.nextRecord(descriptor, key: key, index: index)
         index += 1
         switch kind {
@@ -302,6 +341,14 @@ public final class SpoolReader {
         } catch {
             throw SpoolIntegrityError("record \(index) does not authenticate (altered or reordered)")
         }
+    }
+
+    /// Whether the file has no more bytes (without moving).
+    static func atEnd(_ descriptor: Int32) throws -> Bool {
+        let position = lseek(descriptor, 0, SEEK_CUR)
+        var info = stat()
+        guard position >= 0, fstat(descriptor, &info) == 0 else { throw SpoolIntegrityError("the file cannot be read") }
+        return position >= info.st_size
     }
 
     /// Exactly `count` bytes, or nil when the file ends first (an empty read of 0 bytes is `[]`).

@@ -116,7 +116,7 @@ struct CrashSafetyTests {
         var gateway = try await setup.serve()
 
         // S3 is down: an acknowledged store (202) and a store killed in the middle of its body.
-        let acknowledged = TestEnvironment.randomBytes(40 * 1024 * 1024 + 3, seed: 91)
+        let acknowledged = TestEnvironment.randomBytes(64 * 1024 * 1024 + 3, seed: 91)
         #expect(try await Self.put(base + "/acked.mp3", acknowledged) == 202)
         #expect(setup.spoolFiles.count == 1)
         let stalled = Task {
@@ -144,13 +144,13 @@ struct CrashSafetyTests {
         #expect(rows.first?["key"] as? String == "\(setup.accountId)/acked.mp3")
         let fromSpool = try await TestServers.http.execute(HTTPClientRequest(url: base + "/acked.mp3"), timeout: .seconds(60))
         #expect(fromSpool.status.code == 200)
-        #expect(Array(try await fromSpool.body.collect(upTo: 64 << 20).readableBytesView) == acknowledged)
+        #expect(Array(try await fromSpool.body.collect(upTo: 128 << 20).readableBytesView) == acknowledged)
 
         // S3 is back; kill the gateway while it replays.
         try await onOwnThread { try setup.moto.start() }
         let queue = try setup.queue()
         let id = try #require(rows.first?["id"] as? Int)
-        #expect(try await SpoolReplayTests.eventually(30) { try queue.entry(Int64(id))?.state != .pending })
+        #expect(try await SpoolReplayTests.eventually(30, every: .milliseconds(5)) { try queue.entry(Int64(id))?.state != .pending })
         _ = try await Self.stop(gateway, signal: SIGKILL)
         let stateAtKill = try #require(try queue.entry(Int64(id))?.state)
         #expect(stateAtKill == .uploading, "the kill was meant to land mid-replay")

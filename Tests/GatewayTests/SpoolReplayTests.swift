@@ -19,11 +19,12 @@ struct SpoolReplayTests {
     }
 
     /// Polls `condition` until it holds or `seconds` pass.
-    static func eventually(_ seconds: Double = 30, _ condition: () throws -> Bool) async throws -> Bool {
+    static func eventually(_ seconds: Double = 30, every interval: Duration = .milliseconds(100), _ condition: () throws -> Bool) async throws -> Bool
+    {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if try condition() { return true }
-            try await Task.sleep(for: .milliseconds(100))
+            try await Task.sleep(for: interval)
         }
         return try condition()
     }
