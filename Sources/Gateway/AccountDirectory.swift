@@ -50,6 +50,11 @@ final class AccountDirectory: Sendable {
 
     func entry(forAccountId id: String) -> Entry? { snapshot.withLock { $0.byId[id] } }
 
+    /// The account's entry with the registry revision it was loaded at.
+    func entryWithRevision(forAccountId id: String) -> (entry: Entry?, revision: Int) {
+        snapshot.withLock { ($0.byId[id], $0.revision) }
+    }
+
     var count: Int { snapshot.withLock { $0.byId.count } }
 
     /// Rebuilds the directory if any account changed since the last load.

@@ -21,9 +21,11 @@ struct ReplayWorker: Service {
                 let free = concurrency - inFlight.value.load(ordering: .relaxed)
                 if free > 0 {
                     do {
-                        // Account changes (a fixed secret resumes a paused account) are seen before claiming.
+                        // The paused set first, then the accounts: an update that cleared a pause (same transaction)
+                        // is loaded before that account's rows are claimed, so they never go out with the old secret.
+                        let paused = Set(try replayer.queue.pausedAccounts().keys)
                         try await replayer.directory.refresh()
-                        let excluded = Set(try replayer.queue.pausedAccounts().keys).union(inFlight.accounts.withLock { $0 })
+                        let excluded = paused.union(inFlight.accounts.withLock { $0 })
                         for entry in try replayer.queue.claimDue(limit: free, excludingAccounts: excluded, onePerAccount: true) {
                             inFlight.value.add(1, ordering: .relaxed)
                             inFlight.accounts.withLock { _ = $0.insert(entry.accountId) }

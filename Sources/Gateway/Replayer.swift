@@ -47,11 +47,17 @@ public struct Replayer: Sendable {
     private struct Attempt {
         var result: Outcome
         var stored: StoredObject?
+        /// The registry revision the account's credentials were loaded at.
+        var registryRevision: Int?
     }
 
     private func attempt(_ entry: UploadQueue.Entry, progress: @escaping @Sendable (Int) -> Void, logger: Logger) async -> Attempt {
-        guard let account = directory.entry(forAccountId: entry.accountId) else {
-            return Attempt(result: .paused("account \(entry.accountId) no longer exists; add it again (same id) to resume its replays"))
+        let (found, revision) = directory.entryWithRevision(forAccountId: entry.accountId)
+        guard let account = found else {
+            return Attempt(
+                result: .paused("account \(entry.accountId) no longer exists; add it again (same id) to resume its replays"),
+                registryRevision: revision
+            )
         }
         let reader: SpoolReader
         do {
@@ -90,7 +96,7 @@ public struct Replayer: Sendable {
         } catch let error as SpoolIntegrityError {
             return Attempt(result: .failed(error.description))
         } catch let error as S3Error where error.isAccountProblem {
-            return Attempt(result: .paused(error.description))
+            return Attempt(result: .paused(error.description), registryRevision: revision)
         } catch {
             if Task.isCancelled { return Attempt(result: .retryLater("interrupted (the gateway is stopping)")) }
             return Attempt(result: .retryLater("\(error)"))
@@ -117,7 +123,11 @@ public struct Replayer: Sendable {
             logger.error("replay failed for good; the spool file is kept for the operator: \(reason)", metadata: ["key": "\(entry.objectKey)"])
         case .paused(let reason):
             let wasPaused = try queue.pausedAccounts()[entry.accountId] != nil
-            try queue.pause(accountId: entry.accountId, reason: reason)
+            guard try queue.pause(accountId: entry.accountId, reason: reason, registryRevision: outcome.registryRevision) else {
+                // The account changed while this attempt ran: try again with what it is now.
+                try queue.reschedule(id, error: reason, nextAttempt: Date())
+                return
+            }
             try queue.reschedule(id, error: reason, nextAttempt: Date())
             if !wasPaused {
                 logger.warning(

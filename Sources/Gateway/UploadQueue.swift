@@ -191,13 +191,21 @@ public struct UploadQueue: Sendable {
 
     // MARK: The circuit breaker
 
-    /// Pauses an account's replays (idempotent); the first reason stays.
-    func pause(accountId: String, reason: String, now: Date = Date()) throws {
+    /// Pauses an account's replays (idempotent; the first reason stays) — unless the accounts changed since
+    /// `registryRevision`, the one the failed attempt used: a secret fixed meanwhile must not be paused
+    /// for the old secret's failure. Returns whether the account is paused.
+    @discardableResult
+    func pause(accountId: String, reason: String, registryRevision: Int? = nil, now: Date = Date()) throws -> Bool {
         try database.writer.write { db in
+            if let registryRevision {
+                let current = try Int.fetchOne(db, sql: "SELECT revision FROM registry_revision WHERE id = 1") ?? 0
+                guard current == registryRevision else { return false }
+            }
             try db.execute(
                 sql: "INSERT OR IGNORE INTO account_pause (account_id, reason, paused_at) VALUES (?, ?, ?)",
                 arguments: [accountId, reason, now]
             )
+            return true
         }
     }
 

@@ -169,6 +169,29 @@ struct SpoolReplayTests {
         }
     }
 
+    @Test func aSpoolFileHoldingAnotherObjectIsNeverStoredUnderTheRowsKey() async throws {
+        try await TestGateway.with(config: Self.config) { gateway in
+            let id = TestEnvironment.accountId()
+            _ = try await gateway.addRcloneAccount(id)
+            let queue = gateway.runtime.queue
+            let first = try Self.spoolDirectly(gateway, accountId: id, key: "\(id)/first.mp3", bytes: [1, 2, 3], due: false)
+            let second = try Self.spoolDirectly(gateway, accountId: id, key: "\(id)/second.mp3", bytes: [4, 5, 6], due: false)
+            // Swap the two files on disk: each row now points at the other recording.
+            let paths = try [first, second].map { gateway.runtime.spool.path(try #require(try queue.entry($0)).spoolFile) }
+            try FileManager.default.moveItem(atPath: paths[0], toPath: paths[0] + ".swap")
+            try FileManager.default.moveItem(atPath: paths[1], toPath: paths[0])
+            try FileManager.default.moveItem(atPath: paths[0] + ".swap", toPath: paths[1])
+
+            try queue.retryNow(accountId: id)
+            let bothFailed = try await Self.eventually { try [first, second].allSatisfy { try queue.entry($0)?.state == .failed } }
+            #expect(bothFailed)
+            #expect(try queue.entry(first)?.lastError?.contains("another object") ?? false)
+            let rclone = try TestServers.rclone()
+            #expect(try await rclone.headObject(key: "\(id)/first.mp3") == nil)
+            #expect(try await rclone.headObject(key: "\(id)/second.mp3") == nil)
+        }
+    }
+
     @Test func readyzReportsTheSpoolAndRefusesBelowTheFreeSpaceThreshold() async throws {
         var config = Self.config
         config.spoolMinFreeBytes = Int.max / 2

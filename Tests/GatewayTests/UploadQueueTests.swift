@@ -23,6 +23,29 @@ struct UploadQueueTests {
         )
     }
 
+    @Test func aPauseIsNotAppliedWhenTheAccountsChangedDuringTheAttempt() throws {
+        let queue = try Self.queue()
+        // The attempt used credentials loaded at revision 0; the account is updated meanwhile (revision 1).
+        try queue.database.writer.write { db in try db.execute(sql: "UPDATE registry_revision SET revision = revision + 1") }
+        #expect(try queue.pause(accountId: Self.first, reason: "SignatureDoesNotMatch", registryRevision: 0) == false)
+        #expect(try queue.pausedAccounts().isEmpty)
+        #expect(try queue.pause(accountId: Self.first, reason: "SignatureDoesNotMatch", registryRevision: 1))
+        #expect(try queue.pausedAccounts() == [Self.first: "SignatureDoesNotMatch"])
+        // Any change to the account resumes it (a trigger); `retryNow` for its rows does too.
+        try queue.retryNow(accountId: Self.first)
+        #expect(try queue.pausedAccounts().isEmpty)
+    }
+
+    @Test func claimingOnePerAccountTakesTheOldestRowOfEach() throws {
+        let queue = try Self.queue()
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let a1 = try Self.enqueue(queue, "a1", account: Self.first, lastError: nil, at: start)
+        _ = try Self.enqueue(queue, "a2", account: Self.first, lastError: nil, at: start.addingTimeInterval(1))
+        let b1 = try Self.enqueue(queue, "b1", account: Self.second, lastError: nil, at: start.addingTimeInterval(2))
+        let claimed = try queue.claimDue(limit: 5, now: start.addingTimeInterval(10), onePerAccount: true)
+        #expect(claimed.map(\.id) == [a1.id, b1.id])
+    }
+
     @Test func dueRowsAreClaimedOnceOldestFirstAndSkipPausedAccounts() throws {
         let queue = try Self.queue()
         let start = Date(timeIntervalSince1970: 1_800_000_000)
