@@ -107,6 +107,12 @@ public struct GatewayRuntime: Sendable {
         )
     }
 
+    /// The connection check (`verify`) of one account with its stored credentials; nil for an unknown account.
+    public func connectionCheck(accountId: String) throws -> ConnectionCheck? {
+        guard let entry = directory.entry(forAccountId: accountId) else { return nil }
+        return ConnectionCheck(client: entry.client, region: try entry.account.endpoint().region, keyPrefix: entry.account.keyPrefix)
+    }
+
     /// The operator's `queue discard`: deletes the row and its spool file.
     public func discard(_ entry: UploadQueue.Entry) throws {
         guard let id = entry.id else { return }

@@ -180,6 +180,28 @@ public struct S3Client: Sendable {
         }
     }
 
+    /// Whether the bucket answers these credentials, with S3's clock and (when S3 names it) the bucket's
+    /// region: a ListObjectsV2 of at most one key, which needs only s3:ListBucket. (HeadBucket needs the
+    /// same permission on AWS, but not every S3-compatible store maps it so.)
+    public func probeBucket() async throws(S3Error) -> BucketInfo {
+        let response = try await send(
+            "ListObjectsV2",
+            method: .GET,
+            key: nil,
+            query: [QueryItem("list-type", "2"), QueryItem("max-keys", "1")],
+            payload: .empty
+        )
+        return BucketInfo(
+            region: response.headers.first(name: "x-amz-bucket-region"),
+            serverDate: response.headers.first(name: "date").flatMap(HTTPDate.parse)
+        )
+    }
+
+    /// DeleteObject. The gateway never deletes; `verify` uses it to check that the credentials cannot.
+    public func deleteObject(key: String) async throws(S3Error) {
+        _ = try await send("DeleteObject", method: .DELETE, key: key, payload: .empty)
+    }
+
     /// ListObjectsV2, one page (up to `maxKeys`) of the keys under `prefix`.
     public func listObjects(prefix: String, maxKeys: Int = 1000) async throws(S3Error) -> ObjectList {
         let response = try await send(

@@ -1,4 +1,5 @@
 public import AsyncHTTPClient
+public import Foundation
 public import NIOHTTP1
 
 /// What S3 says about a stored object after PutObject or CompleteMultipartUpload.
@@ -71,4 +72,12 @@ public struct ObjectList: Sendable, Hashable {
 
     public var objects: [Entry]
     public var isTruncated: Bool
+}
+
+/// What a bucket probe tells (`S3Client.probeBucket`).
+public struct BucketInfo: Sendable, Hashable {
+    /// `x-amz-bucket-region`, when S3 sent it.
+    public var region: String?
+    /// S3's clock (the `Date` header).
+    public var serverDate: Date?
 }

@@ -7,6 +7,6 @@ struct RecordingGateway: AsyncParsableCommand {
         commandName: "recording-gateway",
         abstract: "Streams KAZOO call recordings into each account's own S3 bucket.",
         version: GatewayVersion.current,
-        subcommands: [Serve.self, Accounts.self, Queue.self]
+        subcommands: [Serve.self, Accounts.self, Queue.self, Policy.self, Verify.self]
     )
 }
