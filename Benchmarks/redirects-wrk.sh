@@ -30,7 +30,7 @@ pids+=($!)
 
 port=$(free_port)
 cat >"$work/config.json" <<JSON
-{"listen": "127.0.0.1:$port", "public_base_url": "https://recordings.example.com", "data_dir": "$work/data", "log_level": "warning"}
+{"listen": "127.0.0.1:$port", "admin_listen": "127.0.0.1:0", "public_base_url": "https://recordings.example.com", "data_dir": "$work/data", "log_level": "warning"}
 JSON
 account=4a9b2c3d4e5f60718293a4b5c6d7e8f9
 token=$(printf %s "$secret" | RG_MASTER_KEY= "$bin" accounts add --config "$work/config.json" --account-id "$account" --name Bench \

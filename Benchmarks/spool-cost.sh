@@ -32,7 +32,7 @@ pids+=($!)
 port=$(free_port)
 write_config() {
   cat >"$work/config.json" <<JSON
-{"listen": "127.0.0.1:$port", "public_base_url": "https://recordings.example.com", "data_dir": "$work/data",
+{"listen": "127.0.0.1:$port", "admin_listen": "127.0.0.1:0", "public_base_url": "https://recordings.example.com", "data_dir": "$work/data",
  "log_level": "warning", "spool_enabled": $1, "spool_min_free_bytes": 0}
 JSON
 }

@@ -57,6 +57,8 @@ final class AccountDirectory: Sendable {
 
     var count: Int { snapshot.withLock { $0.byId.count } }
 
+    var accountIds: [String] { snapshot.withLock { Array($0.byId.keys) } }
+
     /// Rebuilds the directory if any account changed since the last load.
     func refresh() async throws {
         let current = snapshot.withLock { $0.revision }

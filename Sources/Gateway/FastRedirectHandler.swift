@@ -21,13 +21,15 @@ final class FastRedirectHandler: ChannelDuplexHandler, RemovableChannelHandler {
     let locator: ObjectLocator
     let defaultExpiry: Int
     let spool: Spool
+    let metrics: GatewayMetrics
     /// Requests passed on whose response has not ended yet.
     private var inFlight = 0
     /// The rest of a request answered here is dropped.
     private var swallowing = false
 
-    init(directory: AccountDirectory, locator: ObjectLocator, defaultExpiry: Int, spool: Spool) {
+    init(directory: AccountDirectory, locator: ObjectLocator, defaultExpiry: Int, spool: Spool, metrics: GatewayMetrics) {
         self.spool = spool
+        self.metrics = metrics
         self.directory = directory
         self.locator = locator
         self.defaultExpiry = defaultExpiry
@@ -45,6 +47,7 @@ final class FastRedirectHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 fields[.cacheControl] = "no-store"
                 context.write(wrapOutboundOut(.head(HTTPResponse(status: .found, headerFields: fields))), promise: nil)
                 context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                metrics.redirected()
                 return
             }
             swallowing = false

@@ -15,6 +15,7 @@ struct FetchRoute: Sendable {
     let locator: ObjectLocator
     let defaultExpiry: Int
     let spool: Spool
+    let metrics: GatewayMetrics
 
     func resolve(_ auth: RequestAuthentication) throws -> ObjectLocator.Location {
         let account = auth.entry.account
@@ -37,6 +38,7 @@ struct FetchRoute: Sendable {
         let client = auth.entry.client
         let contentType = location.contentType ?? ContentTypes.guess(forKey: key)
         if let answer = fromSpool(request, accountId: account.accountId, key: key, contentType: contentType, logger: logger) {
+            metrics.spoolFetch()
             return answer
         }
         do {
@@ -50,6 +52,7 @@ struct FetchRoute: Sendable {
             if request.headers[.authorization] != nil || account.downloadMode == .proxy {
                 guard let object = try await client.getObject(key: key) else { throw GatewayError.notFound }
                 logger.info("proxied", metadata: ["key": "\(key)", "bytes": "\(object.info.size)"])
+                metrics.proxiedFetch()
                 return Response(
                     status: .ok,
                     headers: [
@@ -64,6 +67,7 @@ struct FetchRoute: Sendable {
                 )
             }
             let url = try Self.presignedLocation(auth.entry, location, defaultExpiry: defaultExpiry)
+            metrics.redirected()
             return Response(status: .found, headers: [.location: url, .contentLength: "0", .cacheControl: "no-store"])
         } catch let error as S3Error {
             logger.error("S3 refused the fetch: \(error)", metadata: ["key": "\(key)", "s3_code": "\(error.code)"])

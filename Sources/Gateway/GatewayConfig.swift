@@ -45,6 +45,10 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
     /// First backoff ceiling of a queued upload; doubles per attempt up to `replayMaxDelaySeconds` (full jitter).
     public var replayBaseDelaySeconds: Double = 5
     public var replayMaxDelaySeconds: Double = 3600
+    /// `HOST:PORT` of the admin listener (`/metrics`, the admin API); keep it on loopback or a private network.
+    public var adminListen: String = "127.0.0.1:8081"
+    /// Bearer token for the admin API (`RG_ADMIN_TOKEN` in the environment takes precedence); none: the API is closed.
+    public var adminToken: String? = nil
     /// `text` or `json`.
     public var logFormat: String = "text"
     /// `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.
@@ -74,6 +78,8 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         case replayConcurrency = "replay_concurrency"
         case replayBaseDelaySeconds = "replay_base_delay_seconds"
         case replayMaxDelaySeconds = "replay_max_delay_seconds"
+        case adminListen = "admin_listen"
+        case adminToken = "admin_token"
         case logFormat = "log_format"
         case logLevel = "log_level"
     }
@@ -105,6 +111,8 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         try read(.replayConcurrency, into: &config.replayConcurrency)
         try read(.replayBaseDelaySeconds, into: &config.replayBaseDelaySeconds)
         try read(.replayMaxDelaySeconds, into: &config.replayMaxDelaySeconds)
+        try read(.adminListen, into: &config.adminListen)
+        config.adminToken = try container.decodeIfPresent(String.self, forKey: .adminToken)
         try read(.logFormat, into: &config.logFormat)
         try read(.logLevel, into: &config.logLevel)
         self = config
@@ -174,6 +182,10 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
             throw ConfigError("log_level must be one of trace, debug, info, notice, warning, error, critical")
         }
         _ = try ListenAddress(listen)
+        _ = try ListenAddress(adminListen)
+        if let adminToken, adminToken.count < 16 {
+            throw ConfigError("admin_token must be at least 16 characters (e.g. openssl rand -base64 32)")
+        }
         guard let base = URL(string: publicBaseURL), ["http", "https"].contains(base.scheme ?? ""), base.host != nil,
             base.query == nil
         else {

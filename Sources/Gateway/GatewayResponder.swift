@@ -12,6 +12,7 @@ struct GatewayResponder: HTTPResponder {
     let storeRoute: StoreRoute
     let fetchRoute: FetchRoute
     let health: HealthCheck
+    let metrics: GatewayMetrics
 
     func respond(to request: Request, context: GatewayContext) async throws -> Response {
         var logger = context.logger
@@ -38,6 +39,9 @@ struct GatewayResponder: HTTPResponder {
                 return GatewayError(.methodNotAllowed, "method_not_allowed", "use PUT or POST to store, GET or HEAD to fetch").response()
             }
         } catch let error as GatewayError {
+            if request.method == .put || request.method == .post {
+                metrics.store(error.status.code >= 500 ? .failed : .refused)
+            }
             if error.status.code >= 500 {
                 logger.warning(
                     "refused",

@@ -21,6 +21,9 @@ public struct GatewayRuntime: Sendable {
     public let budget: MemoryBudget
     public let spool: Spool
     public let queue: UploadQueue
+    public let metrics: GatewayMetrics
+    let startedAt: ContinuousClock.Instant
+    let adminToken: String?
     let directory: AccountDirectory
     let locator: ObjectLocator
     let logger: Logger
@@ -78,6 +81,9 @@ public struct GatewayRuntime: Sendable {
             budget: MemoryBudget(capacity: config.memoryBudgetBytes),
             spool: spool,
             queue: queue,
+            metrics: GatewayMetrics(),
+            startedAt: .now,
+            adminToken: environment["RG_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? config.adminToken,
             directory: directory,
             locator: ObjectLocator(index: ObjectIndex(database: database)),
             logger: logger
@@ -103,6 +109,38 @@ public struct GatewayRuntime: Sendable {
             uploader: uploader,
             locator: locator,
             backoff: config.replayBackoff,
+            metrics: metrics,
+            logger: logger
+        )
+    }
+
+    /// `/metrics`: the Prometheus text, gauges read now.
+    func metricsText() throws -> String {
+        try metrics.render(queue: queue, spool: spool, budget: budget, accountIds: directory.accountIds)
+    }
+
+    /// `/api/status`.
+    func status() -> [String: Any] {
+        let uptime = ContinuousClock.now - startedAt
+        var queueDepth: [String: Int] = [:]
+        for state in UploadQueue.State.allCases { queueDepth[state.rawValue] = 0 }
+        for entry in (try? queue.list()) ?? [] where entry.state != .stored { queueDepth[entry.state.rawValue, default: 0] += 1 }
+        return [
+            "version": GatewayVersion.current,
+            "uptime_seconds": uptime.components.seconds,
+            "accounts": directory.count,
+            "memory_budget": ["in_use_bytes": budget.inUse, "capacity_bytes": budget.capacity],
+            "queue": queueDepth,
+        ]
+    }
+
+    /// The admin listener's application (`/metrics`, `/api/...`).
+    func adminApplication(onServerRunning: @escaping @Sendable (any Channel) async -> Void) throws -> some ApplicationProtocol {
+        let address = try ListenAddress(config.adminListen)
+        return Application(
+            responder: AdminResponder(runtime: self, adminToken: adminToken),
+            configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: nil),
+            onServerRunning: onServerRunning,
             logger: logger
         )
     }
@@ -132,16 +170,24 @@ public struct GatewayRuntime: Sendable {
                 maxRequestBytes: config.maxRequestBytes,
                 spool: spool,
                 queue: queue,
-                replayBackoff: config.replayBackoff
+                replayBackoff: config.replayBackoff,
+                metrics: metrics
             ),
-            fetchRoute: FetchRoute(locator: locator, defaultExpiry: config.presignExpirySeconds, spool: spool),
-            health: HealthCheck(database: database, dataDirectory: config.dataDir, spool: spool)
+            fetchRoute: FetchRoute(locator: locator, defaultExpiry: config.presignExpirySeconds, spool: spool, metrics: metrics),
+            health: HealthCheck(database: database, dataDirectory: config.dataDir, spool: spool),
+            metrics: metrics
         )
         let http1 = HTTPServerBuilder.http1(
             configuration: .init(
                 additionalChannelHandlers: [
                     ExpectContinueHandler(),
-                    FastRedirectHandler(directory: directory, locator: locator, defaultExpiry: config.presignExpirySeconds, spool: spool),
+                    FastRedirectHandler(
+                        directory: directory,
+                        locator: locator,
+                        defaultExpiry: config.presignExpirySeconds,
+                        spool: spool,
+                        metrics: metrics
+                    ),
                 ],
                 idleTimeout: .seconds(300)
             )
@@ -179,10 +225,14 @@ public struct GatewayRuntime: Sendable {
         return tls
     }
 
-    /// The services `serve` runs: the server, the account poller and the replay worker.
-    func services(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) throws -> [any Service] {
+    /// The services `serve` runs: the server, the admin listener, the account poller and the replay worker.
+    func services(
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in },
+        onAdminRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) throws -> [any Service] {
         [
             try application(onServerRunning: onServerRunning),
+            try adminApplication(onServerRunning: onAdminRunning),
             AccountDirectoryRefresher(directory: directory),
             ReplayWorker(replayer: replayer, concurrency: config.replayConcurrency, pollInterval: .seconds(1), logger: logger),
         ]
@@ -192,10 +242,11 @@ public struct GatewayRuntime: Sendable {
     /// lets in-flight requests finish for up to `shutdown_drain_seconds`, then cancels what is left.
     public func serviceGroup(
         gracefulShutdownSignals signals: [UnixSignal] = [.sigterm, .sigint],
-        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in },
+        onAdminRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) throws -> ServiceGroup {
         var configuration = ServiceGroupConfiguration(
-            services: try services(onServerRunning: onServerRunning).map { .init(service: $0) },
+            services: try services(onServerRunning: onServerRunning, onAdminRunning: onAdminRunning).map { .init(service: $0) },
             gracefulShutdownSignals: signals,
             cancellationSignals: [],
             logger: logger

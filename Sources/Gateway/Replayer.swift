@@ -27,6 +27,7 @@ public struct Replayer: Sendable {
     let locator: ObjectLocator?
     /// Backoff between attempts of one row (full jitter, up to the cap).
     let backoff: RetryPolicy
+    let metrics: GatewayMetrics?
     let logger: Logger
 
     @discardableResult
@@ -35,6 +36,7 @@ public struct Replayer: Sendable {
         logger[metadataKey: "account_id"] = "\(entry.accountId)"
         logger[metadataKey: "queue_id"] = "\(entry.id ?? 0)"
         let outcome = await attempt(entry, progress: progress, logger: logger)
+        metrics?.replay(outcome.result, bytes: outcome.stored?.size ?? 0)
         do {
             try record(outcome, of: entry, logger: logger)
         } catch {

@@ -16,6 +16,7 @@ struct StoreRoute: Sendable {
     let queue: UploadQueue
     /// When a spooled store's first replay is due (full jitter of its first delay).
     let replayBackoff: RetryPolicy
+    let metrics: GatewayMetrics
 
     func store(_ request: Request, context: GatewayContext, auth: RequestAuthentication, logger: Logger) async throws -> Response {
         let account = auth.entry.account
@@ -110,6 +111,7 @@ struct StoreRoute: Sendable {
                     "ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
                 ]
             )
+            metrics.store(.stored, bytes: result.size, duration: elapsed)
             return Self.created(stored)
         } catch let error as StoreBodyError {
             throw Self.refusal(error, logger: logger)
@@ -140,6 +142,7 @@ struct StoreRoute: Sendable {
         logger: Logger
     ) async throws -> Response {
         let s3Code = (error as? S3Error)?.code ?? "upload"
+        if let error = error as? S3Error { metrics.s3Error(error) }
         guard spooling.writer != nil else {
             logger.error("S3 did not take the recording and it could not be spooled: \(error)", metadata: ["key": "\(key)", "s3_code": "\(s3Code)"])
             throw GatewayError(.serviceUnavailable, "s3_unavailable", "the bucket did not take the recording (\(error)); not stored, send it again")
@@ -188,6 +191,7 @@ struct StoreRoute: Sendable {
                 "S3 did not take the recording; spooled for replay: \(error)",
                 metadata: ["key": "\(key)", "bytes": "\(finished.size)", "queue_id": "\(entry.id ?? 0)", "s3_code": "\(s3Code)"]
             )
+            metrics.store(.spooled)
             return JSONResponse.make(
                 .accepted,
                 ["spooled": ["key": key, "size": finished.size, "checksum": finished.checksum, "queue_id": entry.id ?? 0]],

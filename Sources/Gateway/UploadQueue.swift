@@ -218,6 +218,25 @@ public struct UploadQueue: Sendable {
         }
     }
 
+    /// What `/metrics` shows of the queue: rows by state, the oldest pending row's age, paused accounts.
+    struct MetricsSnapshot {
+        var counts: [State: Int]
+        var oldestPendingAge: Double?
+        var paused: Set<String>
+    }
+
+    func metricsSnapshot(now: Date) throws -> MetricsSnapshot {
+        try database.writer.read { db in
+            var counts: [State: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, count(*) FROM upload_queue GROUP BY state") {
+                if let state = State(rawValue: row[0]) { counts[state] = row[1] }
+            }
+            let oldest = try Date.fetchOne(db, sql: "SELECT min(created_at) FROM upload_queue WHERE state = 'pending'")
+            let paused = try String.fetchSet(db, sql: "SELECT account_id FROM account_pause")
+            return MetricsSnapshot(counts: counts, oldestPendingAge: oldest.map { now.timeIntervalSince($0) }, paused: paused)
+        }
+    }
+
     public func entry(_ id: Int64) throws -> Entry? {
         try database.writer.read { db in try Entry.fetchOne(db, key: id) }
     }

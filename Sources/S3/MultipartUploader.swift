@@ -226,6 +226,9 @@ struct PartReader<Iterator: AsyncIteratorProtocol> where Iterator.Element == Byt
                 }
                 carry = nil
                 guard !finished, let chunk = try await iterator.next() else {
+                    // Some bodies (AsyncStream) end quietly when their task is cancelled: a cancelled
+                    // read is not the end of the object, and must never complete an upload.
+                    try Task.checkCancellation()
                     finished = true
                     break
                 }

@@ -12,11 +12,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "HOST:PORT to listen on; overrides the file.")
     var listen: String?
 
+    @Option(help: "HOST:PORT of the admin listener (/metrics, admin API); overrides the file.")
+    var adminListen: String?
+
     func run() async throws {
         AllocatorTuning.limitArenas()
         try await reportingFailures {
             var settings = try options.load()
             if let listen { settings.listen = listen }
+            if let adminListen { settings.adminListen = adminListen }
             do {
                 try settings.validate()
             } catch {

@@ -13,6 +13,8 @@ import TestSupport
 struct TestGateway: Sendable {
     let runtime: GatewayRuntime
     let port: Int
+    /// The admin listener's port (`/metrics`, `/api/`).
+    let adminPort: Int
     let log: CapturedLog
     let group: ServiceGroup
     let masterKey: String
@@ -25,6 +27,7 @@ struct TestGateway: Sendable {
     static var config: GatewayConfig {
         var config = GatewayConfig()
         config.listen = "127.0.0.1:0"
+        config.adminListen = "127.0.0.1:0"
         config.publicBaseURL = "https://gateway.test"
         config.memoryBudgetBytes = 64 * 1024 * 1024
         return config
@@ -52,12 +55,27 @@ struct TestGateway: Sendable {
             logger: logger
         )
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let group = try runtime.serviceGroup(gracefulShutdownSignals: []) { channel in continuation.yield(channel.localAddress?.port ?? 0) }
+        let (adminPorts, adminContinuation) = AsyncStream.makeStream(of: Int.self)
+        let group = try runtime.serviceGroup(
+            gracefulShutdownSignals: [],
+            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
+            onAdminRunning: { channel in adminContinuation.yield(channel.localAddress?.port ?? 0) }
+        )
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             var iterator = ports.makeAsyncIterator()
             let port = await iterator.next() ?? 0
-            let gateway = TestGateway(runtime: runtime, port: port, log: log, group: group, masterKey: masterKey, scheme: scheme)
+            var adminIterator = adminPorts.makeAsyncIterator()
+            let adminPort = await adminIterator.next() ?? 0
+            let gateway = TestGateway(
+                runtime: runtime,
+                port: port,
+                adminPort: adminPort,
+                log: log,
+                group: group,
+                masterKey: masterKey,
+                scheme: scheme
+            )
             let result: Result<T, any Error>
             do {
                 result = .success(try await body(gateway))

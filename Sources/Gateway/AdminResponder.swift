@@ -1,0 +1,45 @@
+import Foundation
+import Hummingbird
+import Logging
+
+/// The admin listener (default 127.0.0.1 only): `/metrics` for a local Prometheus, readable without a
+/// token (account ids in its labels stay off the KAZOO-facing port), and the JSON API under `/api/`,
+/// which needs `Authorization: Bearer <admin token>`; without a configured token the API is closed.
+struct AdminResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+
+    let runtime: GatewayRuntime
+    let adminToken: String?
+
+    func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
+        let path = request.uri.path
+        if path == "/metrics" && request.method == .get {
+            do {
+                let text = try runtime.metricsText()
+                return Response(
+                    status: .ok,
+                    headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: text))
+                )
+            } catch {
+                return GatewayError(.serviceUnavailable, "metrics_unavailable", "the database could not be read: \(error)").response()
+            }
+        }
+        guard path.hasPrefix("/api/") else { return GatewayError(.notFound, "not_found", "no such admin route").response() }
+        guard let adminToken else {
+            return GatewayError(.unauthorized, "admin_api_closed", "set admin_token in the configuration (or RG_ADMIN_TOKEN) to use the admin API")
+                .response()
+        }
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+            ClientToken.hashesMatch(ClientToken.hash(String(header.dropFirst("Bearer ".count))), ClientToken.hash(adminToken))
+        else {
+            return GatewayError(.unauthorized, "unauthorized", "send Authorization: Bearer <admin token>").response()
+        }
+        switch (request.method, path) {
+        case (.get, "/api/status"):
+            return JSONResponse.make(.ok, runtime.status())
+        default:
+            return GatewayError(.notFound, "not_found", "no such admin route").response()
+        }
+    }
+}

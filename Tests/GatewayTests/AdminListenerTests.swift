@@ -1,0 +1,96 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import Gateway
+
+/// The admin listener: `/metrics` (no token, Prometheus text) and the bearer-token API.
+struct AdminListenerTests {
+    static let adminToken = "admin-token-0123456789-abcdefghij"
+
+    static var config: GatewayConfig {
+        var config = SpoolReplayTests.config
+        config.adminToken = adminToken
+        config.replayBaseDelaySeconds = 600  // the spooled row stays pending while the test looks
+        config.replayMaxDelaySeconds = 600
+        return config
+    }
+
+    /// `name{labels} value` lines of the exposition, keyed by `name{labels}`.
+    static func samples(_ text: String) -> [String: Double] {
+        var samples: [String: Double] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            samples[String(line[..<space])] = value
+        }
+        return samples
+    }
+
+    @Test func metricsCountStoresFetchesQueueAndPausedAccountsWithoutSecrets() async throws {
+        try await TestGateway.with(config: Self.config) { gateway in
+            let id = TestEnvironment.accountId()
+            let token = try await gateway.addRcloneAccount(id)
+            let down = TestEnvironment.accountId()
+            let downToken = try await gateway.addAccount(
+                down,
+                host: "127.0.0.1:\(BackgroundProcess.freePort())",
+                bucket: "nowhere",
+                accessKeyId: "AKIDNOWHERE",
+                secret: "nowhere-secret-value"
+            )
+            let bytes = TestEnvironment.randomBytes(100_000, seed: 101)
+            #expect(try await gateway.send(.PUT, "/k/\(token)/\(id)/m.mp3", body: bytes).status == 201)
+            #expect(try await gateway.send(.GET, "/k/\(token)/\(id)/m.mp3").status == 302)
+            #expect(try await gateway.send(.PUT, "/k/\(downToken)/\(down)/m.mp3", body: bytes).status == 202)
+            #expect(try await gateway.send(.PUT, "/k/rg_\(String(repeating: "A", count: 43))/x.mp3", body: [1]).status == 401)
+            try gateway.runtime.queue.pause(accountId: down, reason: "test")
+
+            let answer = try await gateway.send(.GET, "http://127.0.0.1:\(gateway.adminPort)/metrics")
+            #expect(answer.status == 200)
+            #expect(answer.header("content-type")?.hasPrefix("text/plain") ?? false)
+            let samples = Self.samples(answer.text)
+            #expect(samples[#"rg_stores_total{result="stored"}"#] == 1)
+            #expect(samples[#"rg_stores_total{result="spooled"}"#] == 1)
+            #expect(samples[#"rg_stores_total{result="refused"}"#] == 1)
+            #expect(samples["rg_stored_bytes_total"] == Double(bytes.count))
+            #expect(samples[#"rg_fetches_total{answer="redirect"}"#] == 1)
+            #expect(samples[#"rg_queue_uploads{state="pending"}"#] == 1)
+            #expect((samples["rg_queue_oldest_pending_age_seconds"] ?? -1) >= 0)
+            #expect((samples["rg_spool_bytes"] ?? 0) > Double(bytes.count))
+            #expect(samples["rg_memory_budget_capacity_bytes"] == Double(gateway.runtime.budget.capacity))
+            #expect(samples[#"rg_account_replays_paused{account_id="\#(down)"}"#] == 1)
+            #expect(samples[#"rg_account_replays_paused{account_id="\#(id)"}"#] == 0)
+            #expect(answer.text.contains("rg_s3_errors_total{"))
+            #expect(answer.text.contains("rg_store_duration_seconds_bucket"))
+            for secret in ["nowhere-secret-value", token, downToken, try TestServers.environment("RG_RCLONE_SECRET_KEY")] {
+                #expect(!answer.text.contains(secret))
+            }
+            // Not on the KAZOO-facing port.
+            #expect(try await gateway.send(.GET, "/metrics").status != 200)
+        }
+    }
+
+    @Test func theApiNeedsTheAdminTokenAndAnswersStatus() async throws {
+        try await TestGateway.with(config: Self.config) { gateway in
+            let base = "http://127.0.0.1:\(gateway.adminPort)"
+            #expect(try await gateway.send(.GET, base + "/api/status").status == 401)
+            #expect(try await gateway.send(.GET, base + "/api/status", headers: [("Authorization", "Bearer wrong-token-0123456789")]).status == 401)
+            let status = try await gateway.send(.GET, base + "/api/status", headers: [("Authorization", "Bearer \(Self.adminToken)")])
+            #expect(status.status == 200)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(status.body)) as? [String: Any])
+            #expect(object["version"] as? String == GatewayVersion.current)
+            #expect(object["uptime_seconds"] is Int)
+            let budget = try #require(object["memory_budget"] as? [String: Int])
+            #expect(budget["capacity_bytes"] == gateway.runtime.budget.capacity)
+            #expect(!status.text.contains(Self.adminToken))
+        }
+        // Without a configured token the API is closed; /metrics still answers.
+        try await TestGateway.with { gateway in
+            let base = "http://127.0.0.1:\(gateway.adminPort)"
+            let closed = try await gateway.send(.GET, base + "/api/status", headers: [("Authorization", "Bearer anything-0123456789abcdef")])
+            #expect(closed.status == 401)
+            #expect(closed.text.contains("admin_token"))
+            #expect(try await gateway.send(.GET, base + "/metrics").status == 200)
+        }
+    }
+}
