@@ -23,11 +23,12 @@ struct TestGateway: Sendable {
     var base: String { "\(scheme)://127.0.0.1:\(port)" }
     var http: HTTPClient { TestServers.http }
 
-    /// The test configuration: a free loopback port, a 64 MiB budget; `with` gives it a fresh data directory.
+    /// The test configuration: free loopback ports, a 64 MiB budget, spooling whatever the free disk; `with` gives it a fresh data directory.
     static var config: GatewayConfig {
         var config = GatewayConfig()
         config.listen = "127.0.0.1:0"
         config.adminListen = "127.0.0.1:0"
+        config.spoolMinFreeBytes = 0  // the same behaviour on a machine with little free disk
         config.publicBaseURL = "https://gateway.test"
         config.memoryBudgetBytes = 64 * 1024 * 1024
         return config
