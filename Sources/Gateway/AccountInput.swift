@@ -23,6 +23,16 @@ public struct AccountInput: Sendable, Hashable {
 
     public init() {}
 
+    /// `--sse` / `"sse"`: AES256, aws:kms or none.
+    public static func encryption(_ text: String) throws(AccountError) -> Account.Encryption? {
+        switch text.lowercased() {
+        case "none", "": return nil
+        case "aes256": return .aes256
+        case "aws:kms", "kms": return .kms
+        default: throw AccountError.invalid(field: "sse", "must be AES256, aws:kms or none")
+        }
+    }
+
     /// The account after applying this input to `base` (a new account's defaults when nil).
     func applied(to base: Account) throws(AccountError) -> Account {
         var account = base

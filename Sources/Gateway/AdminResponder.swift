@@ -35,11 +35,6 @@ struct AdminResponder: HTTPResponder {
         else {
             return GatewayError(.unauthorized, "unauthorized", "send Authorization: Bearer <admin token>").response()
         }
-        switch (request.method, path) {
-        case (.get, "/api/status"):
-            return JSONResponse.make(.ok, runtime.status())
-        default:
-            return GatewayError(.notFound, "not_found", "no such admin route").response()
-        }
+        return try await AdminAPI(runtime: runtime).respond(request, path: path)
     }
 }

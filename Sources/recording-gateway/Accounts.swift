@@ -203,14 +203,7 @@ struct AccountFields: ParsableArguments {
         input.downloadMode = download
         input.storageClass = storageClass
         input.presignExpirySeconds = presignExpiry
-        if let sse {
-            switch sse.lowercased() {
-            case "none", "": input.sse = .some(nil)
-            case "aes256": input.sse = .some(.aes256)
-            case "aws:kms", "kms": input.sse = .some(.kms)
-            default: throw AccountError.invalid(field: "sse", "must be AES256, aws:kms or none")
-            }
-        }
+        if let sse { input.sse = .some(try AccountInput.encryption(sse)) }
         if secretAccessKeyStdin {
             let data = FileHandle.standardInput.readDataToEndOfFile()
             input.secretAccessKey = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -1,0 +1,167 @@
+import Foundation
+import Hummingbird
+import S3
+
+/// The admin JSON API (under `/api/`, bearer token checked by `AdminResponder`): accounts (secrets are
+/// accepted, never returned), the connection check, the queue, status. Bad input is a 400 naming the
+/// field and changes nothing.
+struct AdminAPI: Sendable {
+    let runtime: GatewayRuntime
+
+    func respond(_ request: Request, path: String) async throws -> Response {
+        // "/api/accounts/<id>/verify" → pattern "accounts/:id/verify", id "<id>".
+        var segments = path.split(separator: "/").dropFirst().map(String.init)
+        var id = ""
+        if segments.count >= 2 && segments[0] == "accounts" {
+            id = segments[1]
+            segments[1] = ":id"
+        }
+        let pattern = segments.joined(separator: "/")
+        do {
+            switch (request.method, pattern) {
+            case (.get, "status"):
+                return JSONResponse.make(.ok, runtime.status())
+            case (.get, "accounts"):
+                let paused = try runtime.queue.pausedAccounts()
+                return JSONResponse.make(
+                    .ok,
+                    ["accounts": try runtime.accounts.list().map { account(AccountPresentation.object($0), paused[$0.accountId]) }]
+                )
+            case (.post, "accounts"):
+                var body = try await Self.object(request)
+                guard let newId = body.removeValue(forKey: "account_id") as? String else {
+                    throw AccountError.invalid(field: "account_id", "is required (KAZOO's 32-character account id)")
+                }
+                let (created, token) = try runtime.accounts.add(accountId: newId, try Self.input(body))
+                try await runtime.reloadAccounts()
+                let url = AccountPresentation.storageURL(publicBaseURL: runtime.config.publicBaseURL, token: token)
+                return JSONResponse.make(
+                    .created,
+                    [
+                        "account": AccountPresentation.object(created), "token": token, "storage_url": url,
+                        "storage_document": AccountPresentation.storageDocument(accountId: newId, storageURL: url),
+                    ]
+                )
+            case (.get, "accounts/:id"):
+                return JSONResponse.make(
+                    .ok,
+                    account(AccountPresentation.object(try runtime.accounts.find(id)), try runtime.queue.pausedAccounts()[id])
+                )
+            case (.patch, "accounts/:id"):
+                let updated = try runtime.accounts.update(id, try Self.input(try await Self.object(request)))
+                try await runtime.reloadAccounts()
+                return JSONResponse.make(.ok, AccountPresentation.object(updated))
+            case (.delete, "accounts/:id"):
+                try runtime.accounts.remove(id)
+                try await runtime.reloadAccounts()
+                return JSONResponse.make(.ok, ["removed": id])
+            case (.post, "accounts/:id/verify"):
+                guard let check = try runtime.connectionCheck(accountId: id) else { throw AccountError.notFound(id) }
+                let lines = await check.run()
+                return JSONResponse.make(
+                    .ok,
+                    [
+                        "passed": ConnectionCheck.passed(lines),
+                        "lines": lines.map { ["status": $0.status.rawValue, "check": $0.check, "message": $0.message] },
+                    ]
+                )
+            case (.get, "queue"):
+                let query = request.uri.queryParameters
+                let state = try query.get("state").map { text in
+                    guard let state = UploadQueue.State(rawValue: text) else {
+                        throw AccountError.invalid(field: "state", "must be pending, uploading, stored or failed")
+                    }
+                    return state
+                }
+                let entries = try runtime.queue.list(state: state, accountId: query.get("account_id"))
+                return JSONResponse.make(
+                    .ok,
+                    ["uploads": entries.map(QueuePresentation.object), "paused_accounts": try runtime.queue.pausedAccounts()]
+                )
+            case (.post, "queue/retry"):
+                let body = try await Self.object(request)
+                let rowId = body["id"] as? Int
+                let accountId = body["account_id"] as? String
+                guard [rowId != nil, accountId != nil, body["all"] as? Bool == true].filter({ $0 }).count == 1 else {
+                    throw AccountError.invalid(field: "body", "give exactly one of id, account_id or all: true")
+                }
+                return JSONResponse.make(.ok, ["due_now": try runtime.queue.retryNow(id: rowId.map(Int64.init), accountId: accountId)])
+            default:
+                return GatewayError(.notFound, "not_found", "no such admin route").response()
+            }
+        } catch let error as AccountError {
+            switch error {
+            case .notFound: return GatewayError(.notFound, "not_found", error.description).response()
+            case .duplicate: return GatewayError(.conflict, "duplicate", error.description).response()
+            case .invalid: return GatewayError(.badRequest, "invalid", error.description).response()
+            }
+        }
+    }
+
+    func account(_ object: [String: Any], _ pausedReason: String?) -> [String: Any] {
+        var object = object
+        object["replays_paused"] = pausedReason ?? NSNull()
+        return object
+    }
+
+    /// The request's JSON object (at most 64 KiB).
+    static func object(_ request: Request) async throws -> [String: Any] {
+        let body = try await request.body.collect(upTo: 64 * 1024)
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else {
+            throw AccountError.invalid(field: "body", "must be one JSON object")
+        }
+        return object
+    }
+
+    static let fields: Set<String> = [
+        "name", "bucket", "host", "region", "scheme", "path_style", "access_key_id", "secret_access_key", "key_prefix", "sse",
+        "kms_key_id", "storage_class", "download_mode", "presign_expiry_seconds", "enabled",
+    ]
+
+    /// An `AccountInput` from JSON fields; an unknown field or a wrong type is refused naming the field.
+    static func input(_ object: [String: Any]) throws -> AccountInput {
+        if let unknown = object.keys.sorted().first(where: { !fields.contains($0) }) {
+            throw AccountError.invalid(field: unknown, "is not an account field")
+        }
+        func string(_ key: String) throws -> String? {
+            guard let value = object[key], !(value is NSNull) else { return nil }
+            guard let text = value as? String else { throw AccountError.invalid(field: key, "must be a string") }
+            return text
+        }
+        func bool(_ key: String) throws -> Bool? {
+            guard let value = object[key], !(value is NSNull) else { return nil }
+            guard let flag = value as? Bool else {
+                throw AccountError.invalid(field: key, "must be true or false")
+            }
+            return flag
+        }
+        var input = AccountInput()
+        input.name = try string("name")
+        input.bucket = try string("bucket")
+        input.host = try string("host")
+        input.region = try string("region")
+        if let scheme = try string("scheme") {
+            guard let parsed = S3Endpoint.Scheme(rawValue: scheme) else { throw AccountError.invalid(field: "scheme", "must be https or http") }
+            input.scheme = parsed
+        }
+        input.pathStyle = try bool("path_style")
+        input.accessKeyId = try string("access_key_id")
+        input.secretAccessKey = try string("secret_access_key")
+        input.keyPrefix = try string("key_prefix")
+        if let sse = try string("sse") { input.sse = .some(try AccountInput.encryption(sse)) }
+        input.kmsKeyId = try string("kms_key_id")
+        input.storageClass = try string("storage_class")
+        if let mode = try string("download_mode") {
+            guard let parsed = Account.DownloadMode(rawValue: mode) else {
+                throw AccountError.invalid(field: "download_mode", "must be redirect or proxy")
+            }
+            input.downloadMode = parsed
+        }
+        if let value = object["presign_expiry_seconds"], !(value is NSNull) {
+            guard let seconds = value as? Int else { throw AccountError.invalid(field: "presign_expiry_seconds", "must be a whole number") }
+            input.presignExpirySeconds = seconds
+        }
+        input.enabled = try bool("enabled")
+        return input
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import NIOHTTP1
+import TestSupport
+import Testing
+
+@testable import Gateway
+
+/// The admin JSON API: accounts (secrets write-only), verify, queue; bad input and wrong tokens change nothing.
+struct AdminAPITests {
+    static func call(
+        _ gateway: TestGateway,
+        _ method: HTTPMethod,
+        _ path: String,
+        _ body: [String: Any]? = nil,
+        token: String = AdminListenerTests.adminToken
+    ) async throws -> (status: Int, object: [String: Any], text: String) {
+        let data = try body.map { try JSONSerialization.data(withJSONObject: $0) }
+        let answer = try await gateway.send(
+            method,
+            "http://127.0.0.1:\(gateway.adminPort)\(path)",
+            body: data.map { Array($0) },
+            headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")]
+        )
+        let object = (try? JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any]) ?? [:]
+        return (answer.status, object, answer.text)
+    }
+
+    @Test func accountsAreManagedWithoutEverReturningASecret() async throws {
+        try await TestGateway.with(config: AdminListenerTests.config) { gateway in
+            let id = TestEnvironment.accountId()
+            let secret = try TestServers.environment("RG_MOTO_SECRET_KEY")
+            var fields: [String: Any] = [
+                "account_id": id, "name": "Acme Dental", "bucket": try TestServers.environment("RG_MOTO_BUCKET"),
+                "host": try TestEnvironment.host(of: "RG_MOTO_ENDPOINT"), "scheme": "http", "path_style": true,
+                "access_key_id": try TestServers.environment("RG_MOTO_ACCESS_KEY"), "secret_access_key": secret, "sse": "AES256",
+            ]
+            var texts: [String] = []
+
+            // Bad input, a wrong token: refused, nothing created.
+            fields["bucket"] = "Not_A_Bucket"
+            let bad = try await Self.call(gateway, .POST, "/api/accounts", fields)
+            #expect(bad.status == 400)
+            #expect(bad.text.contains("bucket"))
+            fields["bucket"] = try TestServers.environment("RG_MOTO_BUCKET")
+            let unknown = try await Self.call(gateway, .POST, "/api/accounts", fields.merging(["colour": "blue"]) { $1 })
+            #expect(unknown.status == 400 && unknown.text.contains("colour"))
+            let wrongToken = try await Self.call(gateway, .POST, "/api/accounts", fields, token: "wrong-token-0123456789")
+            #expect(wrongToken.status == 401)
+            #expect(try gateway.runtime.accounts.list().isEmpty)
+
+            let created = try await Self.call(gateway, .POST, "/api/accounts", fields)
+            #expect(created.status == 201, "\(created.text)")
+            let token = try #require(created.object["token"] as? String)
+            #expect((created.object["storage_url"] as? String)?.hasSuffix(token) ?? false)
+            #expect(created.object["storage_document"] is [String: Any])
+            texts.append(created.text)
+            #expect(try await Self.call(gateway, .POST, "/api/accounts", fields).status == 409)
+
+            // The new account stores at once.
+            #expect(try await gateway.send(.PUT, "/k/\(token)/\(id)/api.mp3", body: [1, 2, 3]).status == 201)
+
+            let listed = try await Self.call(gateway, .GET, "/api/accounts")
+            #expect((listed.object["accounts"] as? [[String: Any]])?.first?["account_id"] as? String == id)
+            texts.append(listed.text)
+            let shown = try await Self.call(gateway, .GET, "/api/accounts/\(id)")
+            #expect(shown.object["name"] as? String == "Acme Dental")
+            texts.append(shown.text)
+            let patched = try await Self.call(gateway, .PATCH, "/api/accounts/\(id)", ["name": "Acme Dental East", "secret_access_key": secret])
+            #expect(patched.status == 200)
+            #expect(patched.object["name"] as? String == "Acme Dental East")
+            texts.append(patched.text)
+            #expect(try await Self.call(gateway, .PATCH, "/api/accounts/\(id)", ["presign_expiry_seconds": 0]).status == 400)
+            #expect(try gateway.runtime.accounts.find(id).presignExpirySeconds == nil, "a refused update changed nothing")
+
+            let verified = try await Self.call(gateway, .POST, "/api/accounts/\(id)/verify")
+            #expect(verified.object["passed"] as? Bool == true, "\(verified.text)")
+            #expect((verified.object["lines"] as? [[String: Any]])?.count == 7)
+            texts.append(verified.text)
+
+            let queue = try await Self.call(gateway, .GET, "/api/queue?state=pending")
+            #expect(queue.status == 200)
+            #expect((queue.object["uploads"] as? [Any])?.isEmpty ?? false)
+            #expect(try await Self.call(gateway, .GET, "/api/queue?state=nonsense").status == 400)
+            let retried = try await Self.call(gateway, .POST, "/api/queue/retry", ["account_id": id])
+            #expect(retried.object["due_now"] as? Int == 0)
+            #expect(try await Self.call(gateway, .POST, "/api/queue/retry", [:]).status == 400)
+
+            for text in texts { #expect(!text.contains(secret), "a secret came back") }
+
+            #expect(try await Self.call(gateway, .DELETE, "/api/accounts/\(id)").status == 200)
+            #expect(try await Self.call(gateway, .GET, "/api/accounts/\(id)").status == 404)
+            #expect(try await gateway.send(.PUT, "/k/\(token)/\(id)/api.mp3", body: [1]).status == 401)
+        }
+    }
+}
