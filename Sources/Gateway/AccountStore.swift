@@ -135,14 +135,14 @@ public struct AccountStore: Sendable {
 
     /// A counter that changes whenever any account does.
     public func revision() async throws -> Int {
-        try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT revision FROM registry_revision WHERE id = 1") ?? 0 }
+        try await database.writer.read { db in try AppDatabase.registryRevision(db) }
     }
 
     /// Every account with its opened secret and token hash, for the server's in-memory directory.
     func loadCredentials() async throws -> (revision: Int, accounts: [(record: AccountRecord, secret: String?)]) {
         let (revision, records) = try await database.writer.read { db in
             (
-                try Int.fetchOne(db, sql: "SELECT revision FROM registry_revision WHERE id = 1") ?? 0,
+                try AppDatabase.registryRevision(db),
                 try AccountRecord.fetchAll(db)
             )
         }

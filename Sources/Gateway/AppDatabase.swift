@@ -123,6 +123,11 @@ public struct AppDatabase: Sendable {
 }
 
 extension AppDatabase {
+    /// The counter every change to `account` bumps (triggers), read inside `db`'s transaction.
+    static func registryRevision(_ db: Database) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT revision FROM registry_revision WHERE id = 1") ?? 0
+    }
+
     /// How many objects of `accountId` the index holds.
     public func indexedObjectCount(accountId: String) async throws -> Int {
         try await ObjectIndex(database: self).count(accountId: accountId)

@@ -122,9 +122,10 @@ public struct GatewayRuntime: Sendable {
     /// `/api/status`.
     func status() -> [String: Any] {
         let uptime = ContinuousClock.now - startedAt
+        // One grouped count (the snapshot /metrics reads), not every row; stored rows are history, not depth.
+        let counts = (try? queue.metricsSnapshot(now: Date()).counts) ?? [:]
         var queueDepth: [String: Int] = [:]
-        for state in UploadQueue.State.allCases { queueDepth[state.rawValue] = 0 }
-        for entry in (try? queue.list()) ?? [] where entry.state != .stored { queueDepth[entry.state.rawValue, default: 0] += 1 }
+        for state in UploadQueue.State.allCases { queueDepth[state.rawValue] = state == .stored ? 0 : counts[state] ?? 0 }
         return [
             "version": GatewayVersion.current,
             "uptime_seconds": uptime.components.seconds,

@@ -125,13 +125,12 @@ public struct Replayer: Sendable {
             logger.error("replay failed for good; the spool file is kept for the operator: \(reason)", metadata: ["key": "\(entry.objectKey)"])
         case .paused(let reason):
             let wasPaused = try queue.pausedAccounts()[entry.accountId] != nil
-            guard try queue.pause(accountId: entry.accountId, reason: reason, registryRevision: outcome.registryRevision) else {
-                // The account changed while this attempt ran: try again with what it is now.
-                try queue.reschedule(id, error: reason, nextAttempt: Date())
-                return
-            }
+            // Paused first, so the worker cannot claim the row again in between. The row is due at once either
+            // way: paused, it waits for the account to change; not paused (the account changed while this
+            // attempt ran), it is tried again with what the account is now.
+            let paused = try queue.pause(accountId: entry.accountId, reason: reason, registryRevision: outcome.registryRevision)
             try queue.reschedule(id, error: reason, nextAttempt: Date())
-            if !wasPaused {
+            if paused && !wasPaused {
                 logger.warning(
                     "replays of this account paused (circuit breaker) until the account is updated or `queue retry --account` runs: \(reason)"
                 )

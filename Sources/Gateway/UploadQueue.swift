@@ -198,7 +198,7 @@ public struct UploadQueue: Sendable {
     func pause(accountId: String, reason: String, registryRevision: Int? = nil, now: Date = Date()) throws -> Bool {
         try database.writer.write { db in
             if let registryRevision {
-                let current = try Int.fetchOne(db, sql: "SELECT revision FROM registry_revision WHERE id = 1") ?? 0
+                let current = try AppDatabase.registryRevision(db)
                 guard current == registryRevision else { return false }
             }
             try db.execute(

@@ -31,13 +31,7 @@ struct AdminListenerTests {
             let id = TestEnvironment.accountId()
             let token = try await gateway.addRcloneAccount(id)
             let down = TestEnvironment.accountId()
-            let downToken = try await gateway.addAccount(
-                down,
-                host: "127.0.0.1:\(BackgroundProcess.freePort())",
-                bucket: "nowhere",
-                accessKeyId: "AKIDNOWHERE",
-                secret: "nowhere-secret-value"
-            )
+            let downToken = try await gateway.addUnreachableAccount(down)
             let bytes = TestEnvironment.randomBytes(100_000, seed: 101)
             #expect(try await gateway.send(.PUT, "/k/\(token)/\(id)/m.mp3", body: bytes).status == 201)
             #expect(try await gateway.send(.GET, "/k/\(token)/\(id)/m.mp3").status == 302)
@@ -62,7 +56,7 @@ struct AdminListenerTests {
             #expect(samples[#"rg_account_replays_paused{account_id="\#(id)"}"#] == 0)
             #expect(answer.text.contains("rg_s3_errors_total{"))
             #expect(answer.text.contains("rg_store_duration_seconds_bucket"))
-            for secret in ["nowhere-secret-value", token, downToken, try TestServers.environment("RG_RCLONE_SECRET_KEY")] {
+            for secret in [TestGateway.unreachableSecret, token, downToken, try TestServers.environment("RG_RCLONE_SECRET_KEY")] {
                 #expect(!answer.text.contains(secret))
             }
             // Not on the KAZOO-facing port.

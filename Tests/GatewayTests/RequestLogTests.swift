@@ -11,13 +11,7 @@ struct RequestLogTests {
             let id = TestEnvironment.accountId()
             let token = try await gateway.addRcloneAccount(id)
             let down = TestEnvironment.accountId()
-            let downToken = try await gateway.addAccount(
-                down,
-                host: "127.0.0.1:\(BackgroundProcess.freePort())",
-                bucket: "nowhere",
-                accessKeyId: "AKIDNOWHERE",
-                secret: "nowhere-secret-value"
-            )
+            let downToken = try await gateway.addUnreachableAccount(down)
             #expect(try await gateway.send(.PUT, "/k/\(token)/\(id)/log.mp3", body: [1, 2, 3]).status == 201)
             #expect(try await gateway.send(.PUT, "/k/\(downToken)/\(down)/log.mp3", body: [4, 5, 6]).status == 202)
             // A multipart body without a file part: refused after the account is known.
@@ -47,7 +41,7 @@ struct RequestLogTests {
             #expect(Set(ids).count == 3, "each request has its own id")
             #expect(!ids.contains { unsafePath.contains($0) })
             for line in lines {
-                #expect(!line.contains("nowhere-secret-value") && !line.contains(token) && !line.contains(downToken))
+                #expect(!line.contains(TestGateway.unreachableSecret) && !line.contains(token) && !line.contains(downToken))
             }
         }
     }

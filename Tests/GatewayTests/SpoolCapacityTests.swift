@@ -32,13 +32,7 @@ struct SpoolCapacityTests {
             let healthy = TestEnvironment.accountId()
             let down = TestEnvironment.accountId()
             let healthyToken = try await gateway.addRcloneAccount(healthy)
-            let downToken = try await gateway.addAccount(
-                down,
-                host: "127.0.0.1:\(BackgroundProcess.freePort())",
-                bucket: "nowhere",
-                accessKeyId: "AKIDNOWHERE",
-                secret: "nowhere-secret"
-            )
+            let downToken = try await gateway.addUnreachableAccount(down)
             let big = TestEnvironment.randomBytes(9 * 1024 * 1024, seed: 81)
 
             // Healthy S3: stored, although the spool ran out of room mid-body.

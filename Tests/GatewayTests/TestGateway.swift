@@ -114,6 +114,19 @@ struct TestGateway: Sendable {
         return token
     }
 
+    /// An account whose S3 is down: nothing listens on its host's port. Returns its token.
+    func addUnreachableAccount(_ id: String) async throws -> String {
+        try await addAccount(
+            id,
+            host: "127.0.0.1:\(BackgroundProcess.freePort())",
+            bucket: "nowhere",
+            accessKeyId: "AKIDNOWHERE",
+            secret: TestGateway.unreachableSecret
+        )
+    }
+
+    static let unreachableSecret = "nowhere-secret-value"
+
     /// An account on moto with the least-privilege user on rg-recordings.
     func addMotoAccount(_ id: String, configure: (inout AccountInput) -> Void = { _ in }) async throws -> String {
         try await addTestServerAccount(id, server: "MOTO", configure: configure)

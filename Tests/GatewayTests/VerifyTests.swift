@@ -79,13 +79,7 @@ struct VerifyTests {
     @Test func anUnreachableEndpointFailsFirstAndSkipsTheRest() async throws {
         try await TestGateway.with { gateway in
             let id = TestEnvironment.accountId()
-            _ = try await gateway.addAccount(
-                id,
-                host: "127.0.0.1:\(BackgroundProcess.freePort())",
-                bucket: "nowhere",
-                accessKeyId: "AKIDNOWHERE",
-                secret: "nowhere-secret"
-            )
+            _ = try await gateway.addUnreachableAccount(id)
             let lines = try await #require(try gateway.runtime.connectionCheck(accountId: id)).run()
             #expect(lines.first?.status == .fail)
             #expect(lines.first?.message.contains("check the host name") ?? false)

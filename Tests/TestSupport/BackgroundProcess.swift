@@ -15,15 +15,7 @@ public final class BackgroundProcess: @unchecked Sendable {
         logPath = NSTemporaryDirectory() + "rg-process-\(UUID().uuidString).log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process = Process()
-        if program.contains("/") {
-            process.executableURL = URL(fileURLWithPath: program)
-            process.arguments = arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [program] + arguments
-        }
-        if let environment { process.environment = environment }
+        process = ChildProcess.makeProcess(program, arguments, environment: environment)
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = log
         process.standardError = log

@@ -22,15 +22,7 @@ public enum ChildProcess {
         try Data().write(to: files[1])
         try Data().write(to: files[2])
 
-        let process = Process()
-        if program.contains("/") {
-            process.executableURL = URL(fileURLWithPath: program)
-            process.arguments = arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [program] + arguments
-        }
-        if let environment { process.environment = environment }
+        let process = makeProcess(program, arguments, environment: environment)
         let handles = try [FileHandle(forReadingFrom: files[0]), FileHandle(forWritingTo: files[1]), FileHandle(forWritingTo: files[2])]
         defer { for handle in handles { try? handle.close() } }
         process.standardInput = handles[0]
@@ -40,5 +32,20 @@ public enum ChildProcess {
         process.waitUntilExit()
         let read = { (url: URL) in String(decoding: (try? Data(contentsOf: url)) ?? Data(), as: UTF8.self) }
         return Result(status: process.terminationStatus, output: read(files[1]), error: read(files[2]))
+    }
+
+    /// A process for `program` (a path, or a name looked up on PATH) with `arguments`; the test's own
+    /// environment when `environment` is nil.
+    static func makeProcess(_ program: String, _ arguments: [String], environment: [String: String]?) -> Process {
+        let process = Process()
+        if program.contains("/") {
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [program] + arguments
+        }
+        if let environment { process.environment = environment }
+        return process
     }
 }
