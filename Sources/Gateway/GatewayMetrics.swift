@@ -1,12 +1,12 @@
 import CoreMetrics
-public import Foundation
+import Foundation
 import Prometheus
-import S3
+public import S3
 
 /// The gateway's metrics (swift-metrics, rendered by swift-prometheus), served at `/metrics` on the
 /// admin listener. Events are counted as they happen; the queue, spool, memory and circuit-breaker
 /// gauges are read when scraped. Each runtime has its own registry (no process-wide bootstrap).
-public final class GatewayMetrics: Sendable {
+public final class GatewayMetrics: S3Observer {
     public enum StoreResult: String, Sendable, CaseIterable {
         /// 201: S3 confirmed it.
         case stored
@@ -34,7 +34,7 @@ public final class GatewayMetrics: Sendable {
         self.registry = registry
         var factory = PrometheusMetricsFactory(registry: registry)
         let seconds: [Duration] = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300].map { .milliseconds(Int64($0 * 1000)) }
-        factory.durationHistogramBuckets = ["rg_store_duration_seconds": seconds]
+        factory.durationHistogramBuckets = ["rg_store_duration_seconds": seconds, "rg_s3_operation_duration_seconds": seconds]
         self.factory = factory
         stores = Dictionary(
             uniqueKeysWithValues: StoreResult.allCases.map {
@@ -59,13 +59,26 @@ public final class GatewayMetrics: Sendable {
         stores[result]?.increment()
         if bytes > 0 { storedBytes.increment(by: bytes) }
         if let duration {
-            storeDuration.recordNanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+            storeDuration.recordNanoseconds(Self.nanoseconds(duration))
         }
     }
 
-    func s3Error(_ error: S3Error) {
-        CoreMetrics.Counter(label: "rg_s3_errors_total", dimensions: [("code", error.code), ("operation", error.operation)], factory: factory)
-            .increment()
+    /// Every S3 operation (UploadPart is the part latency), and each one that ended in an error by code.
+    public func operationFinished(_ operation: String, duration: Duration, error: S3Error?) {
+        CoreMetrics.Timer(label: "rg_s3_operation_duration_seconds", dimensions: [("operation", operation)], factory: factory)
+            .recordNanoseconds(Self.nanoseconds(duration))
+        if let error {
+            CoreMetrics.Counter(label: "rg_s3_errors_total", dimensions: [("code", error.code), ("operation", operation)], factory: factory)
+                .increment()
+        }
+    }
+
+    public func retrying(_ operation: String, code: String) {
+        CoreMetrics.Counter(label: "rg_s3_retries_total", dimensions: [("code", code), ("operation", operation)], factory: factory).increment()
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
 
     func redirected() { redirects.increment() }

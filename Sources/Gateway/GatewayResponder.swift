@@ -30,13 +30,17 @@ struct GatewayResponder: HTTPResponder {
             }
             let auth = try RequestAuthentication.authenticate(request, directory: directory)
             logger[metadataKey: "account_id"] = "\(auth.entry.account.accountId)"
-            switch request.method {
-            case .put, .post:
-                return try await storeRoute.store(request, context: context, auth: auth, logger: logger)
-            case .get, .head:
-                return try await fetchRoute.fetch(request, auth: auth, logger: logger)
-            default:
-                return GatewayError(.methodNotAllowed, "method_not_allowed", "use PUT or POST to store, GET or HEAD to fetch").response()
+            // The S3 client's and uploader's lines for this request carry its id and account too.
+            let metadata = ["hb.request.id": logger[metadataKey: "hb.request.id"] ?? "", "account_id": "\(auth.entry.account.accountId)"]
+            return try await RequestLogMetadata.with(metadata) { [logger] in
+                switch request.method {
+                case .put, .post:
+                    return try await storeRoute.store(request, context: context, auth: auth, logger: logger)
+                case .get, .head:
+                    return try await fetchRoute.fetch(request, auth: auth, logger: logger)
+                default:
+                    return GatewayError(.methodNotAllowed, "method_not_allowed", "use PUT or POST to store, GET or HEAD to fetch").response()
+                }
             }
         } catch let error as GatewayError {
             if request.method == .put || request.method == .post {

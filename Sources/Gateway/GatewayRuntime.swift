@@ -41,6 +41,11 @@ public struct GatewayRuntime: Sendable {
         ownsSpool: Bool = true,
         logger: Logger = Logger(label: "gateway")
     ) async throws -> GatewayRuntime {
+        // Every line logged while a request or replay runs carries its metadata (RequestLogMetadata).
+        var logger = logger
+        logger.handler.metadataProvider =
+            logger.handler.metadataProvider.map { .multiplex([$0, RequestLogMetadata.provider]) }
+            ?? RequestLogMetadata.provider
         let database = try AppDatabase.open(dataDirectory: config.dataDir)
         let sealed = try AccountStore.holdsSealedSecrets(database)
         let masterKey = try MasterKey.load(dataDirectory: config.dataDir, environment: environment, mayCreate: !sealed)
@@ -63,8 +68,10 @@ public struct GatewayRuntime: Sendable {
             }
         }
 
+        let metrics = GatewayMetrics()
         var s3 = s3Configuration ?? S3ClientConfiguration()
         if s3Configuration == nil { s3.retry = config.retryPolicy }
+        s3.observer = metrics
         let http = S3Client.makeHTTPClient(configuration: s3)
         let directory = AccountDirectory(store: accounts, http: http, s3Configuration: s3, logger: logger)
         do {
@@ -81,7 +88,7 @@ public struct GatewayRuntime: Sendable {
             budget: MemoryBudget(capacity: config.memoryBudgetBytes),
             spool: spool,
             queue: queue,
-            metrics: GatewayMetrics(),
+            metrics: metrics,
             startedAt: .now,
             adminToken: environment["RG_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? config.adminToken,
             directory: directory,

@@ -22,6 +22,7 @@ struct JSONLineLogHandler: LogHandler {
     let label: String
     var metadata: Logger.Metadata = [:]
     var logLevel: Logger.Level = .info
+    var metadataProvider: Logger.MetadataProvider?
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
@@ -35,7 +36,9 @@ struct JSONLineLogHandler: LogHandler {
             "label": label,
             "message": "\(event.message)",
         ]
-        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { _, new in new }) where object[key] == nil {
+        let provided = metadataProvider?.get() ?? [:]
+        let merged = provided.merging(metadata) { _, new in new }.merging(event.metadata ?? [:]) { _, new in new }
+        for (key, value) in merged where object[key] == nil {
             object[key] = "\(value)"
         }
         guard var line = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }

@@ -35,7 +35,9 @@ public struct Replayer: Sendable {
         var logger = logger
         logger[metadataKey: "account_id"] = "\(entry.accountId)"
         logger[metadataKey: "queue_id"] = "\(entry.id ?? 0)"
-        let outcome = await attempt(entry, progress: progress, logger: logger)
+        let outcome = await RequestLogMetadata.with(["account_id": "\(entry.accountId)", "queue_id": "\(entry.id ?? 0)"]) {
+            await attempt(entry, progress: progress, logger: logger)
+        }
         metrics?.replay(outcome.result, bytes: outcome.stored?.size ?? 0)
         do {
             try record(outcome, of: entry, logger: logger)

@@ -142,7 +142,6 @@ struct StoreRoute: Sendable {
         logger: Logger
     ) async throws -> Response {
         let s3Code = (error as? S3Error)?.code ?? "upload"
-        if let error = error as? S3Error { metrics.s3Error(error) }
         guard spooling.writer != nil else {
             logger.error("S3 did not take the recording and it could not be spooled: \(error)", metadata: ["key": "\(key)", "s3_code": "\(s3Code)"])
             throw GatewayError(.serviceUnavailable, "s3_unavailable", "the bucket did not take the recording (\(error)); not stored, send it again")

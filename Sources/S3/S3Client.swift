@@ -302,6 +302,19 @@ public struct S3Client: Sendable {
     }
 
     private func withRetries<Result>(_ operation: String, _ attempt: () async throws(S3Error) -> Result) async throws(S3Error) -> Result {
+        guard let observer = configuration.observer else { return try await retrying(operation, attempt) }
+        let started = ContinuousClock.now
+        do {
+            let result = try await retrying(operation, attempt)
+            observer.operationFinished(operation, duration: ContinuousClock.now - started, error: nil)
+            return result
+        } catch {
+            observer.operationFinished(operation, duration: ContinuousClock.now - started, error: error)
+            throw error
+        }
+    }
+
+    private func retrying<Result>(_ operation: String, _ attempt: () async throws(S3Error) -> Result) async throws(S3Error) -> Result {
         var attemptNumber = 1
         var lastRetryCost: Int?
         var correctedClock = false
@@ -330,8 +343,9 @@ public struct S3Client: Sendable {
                     throw error
                 }
                 lastRetryCost = timedOut ? budget.timeoutCost : budget.retryCost
+                configuration.observer?.retrying(operation, code: error.code)
                 let delay = configuration.retry.delay(beforeRetry: attemptNumber - 1, unitRandom: configuration.random())
-                logger.debug(
+                logger.info(
                     "retrying",
                     metadata: ["operation": "\(operation)", "code": "\(error.code)", "attempt": "\(attemptNumber)", "delay": "\(delay)"]
                 )

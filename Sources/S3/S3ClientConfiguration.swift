@@ -16,6 +16,8 @@ public struct S3ClientConfiguration: Sendable {
     public var sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
     /// A uniform random number in 0...1, for backoff jitter.
     public var random: @Sendable () -> Double = { Double.random(in: 0...1) }
+    /// Told each operation's outcome and duration, and each retry (metrics).
+    public var observer: (any S3Observer)?
 
     public init() {}
 }

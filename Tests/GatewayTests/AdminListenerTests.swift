@@ -54,7 +54,14 @@ struct AdminListenerTests {
             #expect(samples["rg_memory_budget_capacity_bytes"] == Double(gateway.runtime.budget.capacity))
             #expect(samples[#"rg_account_replays_paused{account_id="\#(down)"}"#] == 1)
             #expect(samples[#"rg_account_replays_paused{account_id="\#(id)"}"#] == 0)
-            #expect(answer.text.contains("rg_s3_errors_total{"))
+            // The unreachable account's PutObject: retried once (the test policy allows 2 attempts), then failed.
+            let refusedCode = try #require(
+                samples.keys.first { $0.hasPrefix("rg_s3_errors_total{") && $0.contains(#"operation="PutObject""#) },
+                "\(answer.text)"
+            )
+            #expect(samples[refusedCode] == 1)
+            #expect(samples[refusedCode.replacingOccurrences(of: "rg_s3_errors_total", with: "rg_s3_retries_total")] == 1)
+            #expect(samples[#"rg_s3_operation_duration_seconds_count{operation="PutObject"}"#] == 2)
             #expect(answer.text.contains("rg_store_duration_seconds_bucket"))
             for secret in [TestGateway.unreachableSecret, token, downToken, try TestServers.environment("RG_RCLONE_SECRET_KEY")] {
                 #expect(!answer.text.contains(secret))

@@ -4,7 +4,8 @@ import Testing
 
 @testable import Gateway
 
-/// The lines the routes log for a request carry its request id and its account, never a secret.
+/// The lines logged for a request (by the routes and by the S3 client working for them) carry its
+/// request id and its account, never a secret.
 struct RequestLogTests {
     @Test func requestLinesCarryTheRequestIdAndTheAccount() async throws {
         try await TestGateway.with(config: SpoolReplayTests.config) { gateway in
@@ -39,6 +40,9 @@ struct RequestLogTests {
                 ids.append(String(requestId))
             }
             #expect(Set(ids).count == 3, "each request has its own id")
+            // The S3 client's retry of the spooled store, logged inside the client, carries that request's id.
+            let retry = try #require(lines.first { $0.contains(" retrying ") && $0.contains("account_id=\(down)") })
+            #expect(retry.contains(ids[1]), "\(retry)")
             #expect(!ids.contains { unsafePath.contains($0) })
             for line in lines {
                 #expect(!line.contains(TestGateway.unreachableSecret) && !line.contains(token) && !line.contains(downToken))

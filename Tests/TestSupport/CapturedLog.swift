@@ -18,6 +18,7 @@ public final class CapturedLog: Sendable {
         let log: CapturedLog
         var metadata: Logger.Metadata = [:]
         var logLevel: Logger.Level = .trace
+        var metadataProvider: Logger.MetadataProvider?
 
         subscript(metadataKey key: String) -> Logger.Metadata.Value? {
             get { metadata[key] }
@@ -25,7 +26,7 @@ public final class CapturedLog: Sendable {
         }
 
         func log(event: LogEvent) {
-            let fields = (event.metadata ?? [:]).merging(metadata) { new, _ in new }
+            let fields = (event.metadata ?? [:]).merging(metadata) { new, _ in new }.merging(metadataProvider?.get() ?? [:]) { new, _ in new }
                 .sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             log.append("\(event.level) \(event.message) \(fields)")
         }
