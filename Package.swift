@@ -71,6 +71,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            // The admin page: plain HTML, CSS and JavaScript compiled into the binary (no files to install).
+            resources: [
+                .embedInCode("AdminPage/index.html"), .embedInCode("AdminPage/admin.css"), .embedInCode("AdminPage/admin.js"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -39,6 +39,16 @@ public enum AccountPresentation {
         ]
     }
 
+    /// A newly issued token as the command line's `--json` and the admin API answer it: the account,
+    /// the token, its storage URL and the storage document (the only time the token is shown).
+    public static func issued(_ account: Account, token: String, publicBaseURL: String) -> [String: Any] {
+        let url = storageURL(publicBaseURL: publicBaseURL, token: token)
+        return [
+            "account_id": account.accountId, "account": object(account), "token": token, "storage_url": url,
+            "storage_document": storageDocument(accountId: account.accountId, storageURL: url),
+        ]
+    }
+
     public static func json(_ object: Any) -> String {
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         else { return "{}" }

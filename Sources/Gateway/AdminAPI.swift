@@ -22,11 +22,7 @@ struct AdminAPI: Sendable {
             case (.get, "status"):
                 return JSONResponse.make(.ok, runtime.status())
             case (.get, "accounts"):
-                let paused = try runtime.queue.pausedAccounts()
-                return JSONResponse.make(
-                    .ok,
-                    ["accounts": try runtime.accounts.list().map { account(AccountPresentation.object($0), paused[$0.accountId]) }]
-                )
+                return JSONResponse.make(.ok, ["accounts": try summaries(try runtime.accounts.list())])
             case (.post, "accounts"):
                 var body = try await Self.object(request)
                 guard let newId = body.removeValue(forKey: "account_id") as? String else {
@@ -34,19 +30,25 @@ struct AdminAPI: Sendable {
                 }
                 let (created, token) = try runtime.accounts.add(accountId: newId, try Self.input(body))
                 try await runtime.reloadAccounts()
-                let url = AccountPresentation.storageURL(publicBaseURL: runtime.config.publicBaseURL, token: token)
-                return JSONResponse.make(
-                    .created,
-                    [
-                        "account": AccountPresentation.object(created), "token": token, "storage_url": url,
-                        "storage_document": AccountPresentation.storageDocument(accountId: newId, storageURL: url),
-                    ]
-                )
+                return JSONResponse.make(.created, AccountPresentation.issued(created, token: token, publicBaseURL: runtime.config.publicBaseURL))
             case (.get, "accounts/:id"):
+                return JSONResponse.make(.ok, try summaries([try runtime.accounts.find(id)])[0])
+            case (.post, "accounts/:id/token"):
+                let token = try runtime.accounts.rotateToken(id)
+                try await runtime.reloadAccounts()
                 return JSONResponse.make(
                     .ok,
-                    account(AccountPresentation.object(try runtime.accounts.find(id)), try runtime.queue.pausedAccounts()[id])
+                    AccountPresentation.issued(try runtime.accounts.find(id), token: token, publicBaseURL: runtime.config.publicBaseURL)
                 )
+            case (.get, "policies"):
+                let query = request.uri.queryParameters
+                let bucket = query.get("bucket") ?? ""
+                let userArn = query.get("user_arn").flatMap { $0.isEmpty ? nil : $0 }
+                if let problem = BucketName.problem(with: bucket) { throw AccountError.invalid(field: "bucket", problem) }
+                if let userArn, !BucketPolicies.isUserArn(userArn) {
+                    throw AccountError.invalid(field: "user_arn", "expected an IAM user ARN such as arn:aws:iam::123456789012:user/acme-recordings")
+                }
+                return JSONResponse.make(.ok, BucketPolicies.all(bucket: bucket, userArn: userArn, requireTLS: query.get("require_tls") == "true"))
             case (.patch, "accounts/:id"):
                 let updated = try runtime.accounts.update(id, try Self.input(try await Self.object(request)))
                 try await runtime.reloadAccounts()
@@ -73,7 +75,11 @@ struct AdminAPI: Sendable {
                     }
                     return state
                 }
-                let entries = try runtime.queue.list(state: state, accountId: query.get("account_id"))
+                let limit = try query.get("limit").map { text in
+                    guard let limit = Int(text), limit > 0 else { throw AccountError.invalid(field: "limit", "must be a whole number above 0") }
+                    return limit
+                }
+                let entries = try runtime.queue.list(state: state, accountId: query.get("account_id"), limit: limit)
                 return JSONResponse.make(
                     .ok,
                     ["uploads": entries.map(QueuePresentation.object), "paused_accounts": try runtime.queue.pausedAccounts()]
@@ -98,10 +104,22 @@ struct AdminAPI: Sendable {
         }
     }
 
-    func account(_ object: [String: Any], _ pausedReason: String?) -> [String: Any] {
-        var object = object
-        object["replays_paused"] = pausedReason ?? NSNull()
-        return object
+    /// Accounts as the page lists them: each with when it last stored, its uploads waiting by state, and
+    /// why its replays are paused (or null).
+    func summaries(_ accounts: [Account]) throws -> [[String: Any]] {
+        let paused = try runtime.queue.pausedAccounts()
+        let waiting = try runtime.queue.waitingCountsByAccount()
+        let lastStores = try runtime.locator.index.lastStoreTimes(accountIds: accounts.map(\.accountId))
+        let formatter = ISO8601DateFormatter()
+        return accounts.map { account in
+            var object = AccountPresentation.object(account)
+            object["replays_paused"] = paused[account.accountId] ?? NSNull()
+            object["last_store_at"] = lastStores[account.accountId].map { formatter.string(from: $0) } ?? NSNull()
+            var queue: [String: Int] = [:]
+            for state in [UploadQueue.State.pending, .uploading, .failed] { queue[state.rawValue] = waiting[account.accountId]?[state] ?? 0 }
+            object["queue"] = queue
+            return object
+        }
     }
 
     /// The request's JSON object (at most 64 KiB).

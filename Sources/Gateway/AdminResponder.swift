@@ -3,7 +3,7 @@ import Hummingbird
 import Logging
 
 /// The admin listener (default 127.0.0.1 only): `/metrics` for a local Prometheus, readable without a
-/// token (account ids in its labels stay off the KAZOO-facing port), and the JSON API under `/api/`,
+/// token (account ids in its labels stay off the KAZOO-facing port), the admin page (`/`), and the JSON API under `/api/`,
 /// which needs `Authorization: Bearer <admin token>`; without a configured token the API is closed.
 struct AdminResponder: HTTPResponder {
     typealias Context = BasicRequestContext
@@ -25,6 +25,7 @@ struct AdminResponder: HTTPResponder {
                 return GatewayError(.serviceUnavailable, "metrics_unavailable", "the database could not be read: \(error)").response()
             }
         }
+        if request.method == .get || request.method == .head, let page = AdminPage.response(path: path) { return page }
         guard path.hasPrefix("/api/") else { return GatewayError(.notFound, "not_found", "no such admin route").response() }
         guard let adminToken else {
             return GatewayError(.unauthorized, "admin_api_closed", "set admin_token in the configuration (or RG_ADMIN_TOKEN) to use the admin API")

@@ -118,6 +118,10 @@ public struct AppDatabase: Sendable {
                 )
             }
         }
+        migrator.registerMigration("v4: latest store per account") { db in
+            // The admin page's "last store" per account: one index seek each, not a scan of every object.
+            try db.create(index: "stored_object_latest", on: "stored_object", columns: ["account_id", "stored_at"])
+        }
         return migrator
     }
 }

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import S3
 
 /// The AWS documents a reseller pastes when setting up one customer's bucket: the IAM user policy,

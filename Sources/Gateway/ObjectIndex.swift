@@ -52,6 +52,18 @@ struct ObjectIndex: Sendable {
         }
     }
 
+    /// When each of these accounts last stored an object (accounts that never did are absent).
+    func lastStoreTimes(accountIds: [String]) throws -> [String: Date] {
+        try database.writer.read { db in
+            var times: [String: Date] = [:]
+            let statement = try db.makeStatement(sql: "SELECT max(stored_at) FROM stored_object WHERE account_id = ?")
+            for accountId in accountIds {
+                if let time = try Date.fetchOne(statement, arguments: [accountId]) { times[accountId] = time }
+            }
+            return times
+        }
+    }
+
     func count(accountId: String) async throws -> Int {
         try await database.writer.read { db in try StoredObject.filter(Column("account_id") == accountId).fetchCount(db) }
     }

@@ -237,6 +237,21 @@ public struct UploadQueue: Sendable {
         }
     }
 
+    /// Rows not yet stored, by account and state (accounts with none are absent).
+    func waitingCountsByAccount() throws -> [String: [State: Int]] {
+        try database.writer.read { db in
+            var counts: [String: [State: Int]] = [:]
+            let sql = """
+                SELECT account_id, state, count(*) FROM upload_queue WHERE state IN ('pending', 'uploading', 'failed')
+                GROUP BY account_id, state
+                """
+            for row in try Row.fetchAll(db, sql: sql) {
+                if let state = State(rawValue: row[1]) { counts[row[0], default: [:]][state] = row[2] }
+            }
+            return counts
+        }
+    }
+
     public func entry(_ id: Int64) throws -> Entry? {
         try database.writer.read { db in try Entry.fetchOne(db, key: id) }
     }
@@ -246,12 +261,15 @@ public struct UploadQueue: Sendable {
         _ = try database.writer.write { db in try Entry.deleteOne(db, key: id) }
     }
 
-    public func list(state: State? = nil, accountId: String? = nil) throws -> [Entry] {
+    /// Rows oldest first, at most `limit` of them.
+    public func list(state: State? = nil, accountId: String? = nil, limit: Int? = nil) throws -> [Entry] {
         try database.writer.read { db in
             var request = Entry.all()
             if let state { request = request.filter(Column("state") == state.rawValue) }
             if let accountId { request = request.filter(Column("account_id") == accountId) }
-            return try request.order(Column("id")).fetchAll(db)
+            request = request.order(Column("id"))
+            if let limit { request = request.limit(limit) }
+            return try request.fetchAll(db)
         }
     }
 

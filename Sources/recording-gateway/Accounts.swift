@@ -35,8 +35,7 @@ struct Accounts: AsyncParsableCommand {
             try await reportingFailures {
                 let (config, store) = try options.accountStore()
                 let (account, token) = try store.add(accountId: accountId, try fields.input())
-                let url = AccountPresentation.storageURL(publicBaseURL: config.publicBaseURL, token: token)
-                printIssued(account: account, token: token, url: url, json: json, verb: "added")
+                printIssued(account: account, token: token, publicBaseURL: config.publicBaseURL, json: json, verb: "added")
             }
         }
     }
@@ -135,28 +134,21 @@ struct Accounts: AsyncParsableCommand {
                 let (config, store) = try options.accountStore()
                 let token = try store.rotateToken(accountId)
                 let account = try store.find(accountId)
-                let url = AccountPresentation.storageURL(publicBaseURL: config.publicBaseURL, token: token)
-                printIssued(account: account, token: token, url: url, json: json, verb: "given a new token")
+                printIssued(account: account, token: token, publicBaseURL: config.publicBaseURL, json: json, verb: "given a new token")
             }
         }
     }
 }
 
 /// Prints a newly issued token's storage URL and storage document (the only time the token is shown).
-func printIssued(account: Account, token: String, url: String, json: Bool, verb: String) {
-    let document = AccountPresentation.storageDocument(accountId: account.accountId, storageURL: url)
+func printIssued(account: Account, token: String, publicBaseURL: String, json: Bool, verb: String) {
+    let issued = AccountPresentation.issued(account, token: token, publicBaseURL: publicBaseURL)
     if json {
-        print(
-            AccountPresentation.json([
-                "account_id": account.accountId,
-                "storage_url": url,
-                "token": token,
-                "storage_document": document,
-                "account": AccountPresentation.object(account),
-            ])
-        )
+        print(AccountPresentation.json(issued))
         return
     }
+    let url = AccountPresentation.storageURL(publicBaseURL: publicBaseURL, token: token)
+    let document = AccountPresentation.storageDocument(accountId: account.accountId, storageURL: url)
     print(
         """
         Account \(account.accountId) (\(account.name)) \(verb).

@@ -92,4 +92,77 @@ struct AdminAPITests {
             #expect(try await gateway.send(.PUT, "/k/\(token)/\(id)/api.mp3", body: [1]).status == 401)
         }
     }
+
+    @Test func thePagesEndpointsSummariesPoliciesNewTokenAndQueueLimit() async throws {
+        try await TestGateway.with(config: AdminListenerTests.config) { gateway in
+            let id = TestEnvironment.accountId()
+            let oldToken = try await gateway.addRcloneAccount(id)
+            let down = TestEnvironment.accountId()
+            let downToken = try await gateway.addUnreachableAccount(down)
+            #expect(try await gateway.send(.PUT, "/k/\(oldToken)/\(id)/a.mp3", body: [1]).status == 201)
+            for name in ["b", "c"] {
+                #expect(try await gateway.send(.PUT, "/k/\(downToken)/\(down)/\(name).mp3", body: [2]).status == 202)
+            }
+
+            // Each account with when it last stored and its uploads waiting by state.
+            let listed = try await Self.call(gateway, .GET, "/api/accounts")
+            let accounts = try #require(listed.object["accounts"] as? [[String: Any]])
+            let live = try #require(accounts.first { $0["account_id"] as? String == id })
+            let queued = try #require(accounts.first { $0["account_id"] as? String == down })
+            let lastStore = try #require(live["last_store_at"] as? String)
+            #expect(abs((ISO8601DateFormatter().date(from: lastStore) ?? .distantPast).timeIntervalSinceNow) < 60)
+            #expect(live["queue"] as? [String: Int] == ["pending": 0, "uploading": 0, "failed": 0])
+            #expect(queued["queue"] as? [String: Int] == ["pending": 2, "uploading": 0, "failed": 0])
+            #expect(
+                try await Self.call(gateway, .GET, "/api/accounts/\(down)").object["queue"] as? [String: Int] == queued["queue"] as? [String: Int]
+            )
+
+            // The queue, at most `limit` rows.
+            #expect((try await Self.call(gateway, .GET, "/api/queue?state=pending&limit=1").object["uploads"] as? [Any])?.count == 1)
+            #expect(try await Self.call(gateway, .GET, "/api/queue?limit=0").status == 400)
+
+            // The policies for a bucket, as `policy --json` prints them; a bad bucket or ARN names its field.
+            let arn = "arn:aws:iam::123456789012:user/acme-recordings"
+            let policies = try await Self.call(gateway, .GET, "/api/policies?bucket=acme-recordings&user_arn=\(arn)&require_tls=true")
+            #expect(policies.status == 200)
+            #expect(policies.object["user_policy"] != nil && policies.object["lifecycle_configuration"] != nil)
+            #expect(policies.text.contains(arn) && policies.text.contains("aws:SecureTransport"))
+            let badBucket = try await Self.call(gateway, .GET, "/api/policies?bucket=Bad_Bucket")
+            #expect(badBucket.status == 400 && badBucket.text.contains("bucket"))
+            let badArn = try await Self.call(gateway, .GET, "/api/policies?bucket=acme-recordings&user_arn=arn:aws:iam::1:root")
+            #expect(badArn.status == 400 && badArn.text.contains("user_arn"))
+
+            // A new storage URL: the old token stops working at once, the new one stores.
+            let issued = try await Self.call(gateway, .POST, "/api/accounts/\(id)/token")
+            #expect(issued.status == 200)
+            let newToken = try #require(issued.object["token"] as? String)
+            #expect((issued.object["storage_url"] as? String)?.hasSuffix("/k/\(newToken)") == true)
+            #expect(issued.object["storage_document"] != nil)
+            #expect(try await gateway.send(.PUT, "/k/\(oldToken)/\(id)/d.mp3", body: [3]).status == 401)
+            #expect(try await gateway.send(.PUT, "/k/\(newToken)/\(id)/d.mp3", body: [3]).status == 201)
+            #expect(try await Self.call(gateway, .POST, "/api/accounts/\(TestEnvironment.accountId())/token").status == 404)
+            #expect(try await Self.call(gateway, .POST, "/api/accounts/\(id)/token", token: "wrong-token-0123456789").status == 401)
+        }
+    }
+
+    @Test func thePageIsServedWithoutATokenUnderAStrictContentSecurityPolicy() async throws {
+        try await TestGateway.with(config: AdminListenerTests.config) { gateway in
+            let base = "http://127.0.0.1:\(gateway.adminPort)"
+            for (path, type) in [("/", "text/html"), ("/admin.js", "text/javascript"), ("/admin.css", "text/css")] {
+                let answer = try await gateway.send(.GET, base + path)
+                #expect(answer.status == 200)
+                #expect(answer.header("content-type")?.hasPrefix(type) == true)
+                #expect(answer.header("content-security-policy")?.contains("script-src 'self'") == true)
+                #expect(answer.header("x-content-type-options") == "nosniff")
+                #expect(!answer.body.isEmpty)
+            }
+            let page = try await gateway.send(.GET, base + "/")
+            #expect(
+                page.text.contains("Add AWS account") && !page.text.contains("<script>") && !page.text.contains("http://")
+                    && !page.text.contains("https://")
+            )
+            // Not on the KAZOO-facing port.
+            #expect(try await gateway.send(.GET, "/admin.js").status != 200)
+        }
+    }
 }

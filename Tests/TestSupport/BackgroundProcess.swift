@@ -96,10 +96,7 @@ public final class PrivateMoto: @unchecked Sendable {
     public var host: String { "127.0.0.1:\(port)" }
     public var isRunning: Bool { server != nil }
 
-    public static var script: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("scripts/moto-with-bucket.py").path
-    }
+    public static var script: String { TestServers.script("moto-with-bucket.py") }
 
     /// Starts it (blocking until it accepts connections).
     public func start() throws {

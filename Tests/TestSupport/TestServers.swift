@@ -10,6 +10,12 @@ public struct TestServerMissing: Error, CustomStringConvertible {
 }
 
 public enum TestServers {
+    /// The path of a helper in the project's `scripts/` folder.
+    public static func script(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts").appendingPathComponent(name).path
+    }
+
     public static let http = S3Client.makeHTTPClient()
 
     public static func environment(_ name: String) throws -> String {

@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""Drives the admin page in Debian's headless chromium over the DevTools protocol, as an operator would:
+signs in, adds an account through the "Add AWS account" form, presses "Test connection" on two accounts,
+opens "Policies", retries a queued upload, and looks at the page at 1280 px and 390 px.
+
+Reads a JSON object on stdin (secrets stay out of the process list):
+  url, admin_token, form (the fields to type), failing_account_id, secrets (strings that must appear
+  nowhere), screenshots (a directory, optional).
+Prints one JSON object of what it saw; the Swift test (AdminPageTests) asserts on it. Exit status 0 unless
+the browser could not be driven at all. The browser is stopped by its PID and its profile removed.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import websocket
+
+
+class Browser:
+    def __init__(self):
+        self.profile = tempfile.mkdtemp(prefix="rg-chromium-")
+        chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+        if chromium is None:
+            raise RuntimeError("chromium is not installed (apt-get install chromium)")
+        self.process = subprocess.Popen(
+            [
+                chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
+                "--disable-extensions", "--disable-background-networking", "--disable-dev-shm-usage",
+                "--remote-debugging-port=0", "--user-data-dir=" + self.profile, "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        port_file = os.path.join(self.profile, "DevToolsActivePort")
+        deadline = time.time() + 30
+        while not (os.path.exists(port_file) and open(port_file).read().strip()):
+            if time.time() > deadline or self.process.poll() is not None:
+                raise RuntimeError("chromium did not open its DevTools port")
+            time.sleep(0.1)
+        port = open(port_file).read().split()[0]
+        deadline = time.time() + 30
+        while True:
+            targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5))
+            pages = [t for t in targets if t.get("type") == "page"]
+            if pages:
+                break
+            if time.time() > deadline:
+                raise RuntimeError("chromium opened no page")
+            time.sleep(0.1)
+        self.ws = websocket.create_connection(pages[0]["webSocketDebuggerUrl"], timeout=60, suppress_origin=True)
+        self.next_id = 0
+        self.events = []
+
+    def close(self):
+        try:
+            self.ws.close()
+        except Exception:
+            pass
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+    def call(self, method, **params):
+        self.next_id += 1
+        ident = self.next_id
+        self.ws.send(json.dumps({"id": ident, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.ws.recv())
+            if message.get("id") == ident:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message.get("result", {})
+            self.events.append(message)
+
+    def evaluate(self, expression):
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"script failed: {result['exceptionDetails'].get('text')} in {expression[:120]}")
+        return result["result"].get("value")
+
+    def wait_for(self, expression, what, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            value = self.evaluate(expression)
+            if value:
+                return value
+            time.sleep(0.1)
+        raise RuntimeError(f"timed out waiting for {what}")
+
+    def click(self, selector):
+        """A real mouse click in the middle of the element."""
+        box = self.evaluate(
+            f"""(() => {{
+                const node = document.querySelector({json.dumps(selector)});
+                if (!node) return null;
+                node.scrollIntoView({{block: 'center'}});
+                const r = node.getBoundingClientRect();
+                return {{x: r.left + r.width / 2, y: r.top + r.height / 2}};
+            }})()"""
+        )
+        if box is None:
+            raise RuntimeError(f"nothing to click at {selector}")
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", type=kind, x=box["x"], y=box["y"], button="left", clickCount=1)
+
+    def type_into(self, selector, text):
+        self.evaluate(f"document.querySelector({json.dumps(selector)}).focus()")
+        self.call("Input.insertText", text=text)
+
+    def viewport(self, width, mobile):
+        self.call(
+            "Emulation.setDeviceMetricsOverride", width=width, height=900 if not mobile else 844, deviceScaleFactor=1, mobile=mobile
+        )
+
+    def screenshot(self, path):
+        shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+        import base64
+
+        with open(path, "wb") as file:
+            file.write(base64.b64decode(shot["data"]))
+
+
+def script_errors(events):
+    errors = []
+    for event in events:
+        method, params = event.get("method"), event.get("params", {})
+        if method == "Runtime.exceptionThrown":
+            details = params.get("exceptionDetails", {})
+            errors.append("exception: " + str(details.get("exception", {}).get("description") or details.get("text")))
+        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+            errors.append("console.error: " + " ".join(str(a.get("value", a.get("description"))) for a in params.get("args", [])))
+        elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
+            entry = params["entry"]
+            errors.append(f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}")
+    return errors
+
+
+def main():
+    spec = json.load(sys.stdin)
+    report = {}
+    browser = Browser()
+    try:
+        for domain in ("Runtime", "Page", "Log", "Network"):
+            browser.call(domain + ".enable")
+        browser.viewport(1280, mobile=False)
+        browser.call("Page.navigate", url=spec["url"])
+        browser.wait_for("document.readyState === 'complete' && !document.getElementById('sign-in').hidden", "the sign-in form")
+
+        browser.type_into("#admin-token", spec["admin_token"])
+        browser.click("#sign-in-form button[type=submit]")
+        failing = spec["failing_account_id"]
+        browser.wait_for(f"!!document.querySelector('article[data-account-id=\"{failing}\"]')", "the accounts list")
+        report["signed_in"] = True
+
+        # The "Add AWS account" form, typed as an operator would.
+        form = spec["form"]
+        for name in ("name", "account_id", "access_key_id", "secret_access_key", "bucket", "host", "region"):
+            if form.get(name):
+                browser.type_into(f"#add-form [name={name}]", form[name])
+        browser.evaluate(
+            f"""(() => {{
+                const f = document.getElementById('add-form');
+                f.querySelector('details').open = true;
+                f.elements.sse.value = {json.dumps(form.get('sse', ''))};
+                f.elements.sse.dispatchEvent(new Event('change'));
+                f.elements.scheme.value = {json.dumps(form.get('scheme', 'https'))};
+                f.elements.path_style.checked = {json.dumps(bool(form.get('path_style')))};
+                return true;
+            }})()"""
+        )
+        browser.click("#add-form button[type=submit]")
+        added = form["account_id"]
+        try:
+            browser.wait_for(f"!!document.querySelector('article[data-account-id=\"{added}\"]')", "the added account in the list")
+            report["added_listed"] = True
+        except RuntimeError:
+            report["added_listed"] = False
+            report["add_error"] = browser.evaluate("document.getElementById('add-error').textContent")
+        report["issued_storage_url"] = browser.evaluate(
+            "(() => { const p = document.querySelector('#issued pre'); return p ? p.textContent : null; })()"
+        )
+
+        def verify(account_id):
+            card = f'article[data-account-id="{account_id}"]'
+            browser.click(f"{card} button.verify")
+            browser.wait_for(f"!!document.querySelector('{card} .panel ol.checks')", f"the connection check of {account_id}", 60)
+            return browser.evaluate(
+                f"""(() => {{
+                    const panel = document.querySelector('{card} .panel');
+                    return {{
+                        summary: panel.querySelector('.summary-line').textContent,
+                        statuses: Array.from(panel.querySelectorAll('li.check .badge')).map(b => b.textContent),
+                        text: panel.innerText,
+                    }};
+                }})()"""
+            )
+
+        report["failing_verify"] = verify(failing)
+        if report["added_listed"]:
+            report["added_verify"] = verify(added)
+            card = f'article[data-account-id="{added}"]'
+            browser.click(f"{card} button.policies")
+            browser.wait_for(f"document.querySelectorAll('{card} .panel pre').length >= 2", "the policies")
+            report["policies"] = browser.evaluate(
+                f"Array.from(document.querySelectorAll('{card} .panel pre')).map(p => {{ try {{ JSON.parse(p.textContent); return true; }} catch (e) {{ return false; }} }})"
+            )
+
+        # The queue: the failing account's spooled upload, retried with its button.
+        browser.wait_for("!!document.querySelector('#queue tr[data-queue-id] button.retry')", "the queued upload's retry button")
+        report["queue_rows"] = browser.evaluate("document.querySelectorAll('#queue tr[data-queue-id]').length")
+        browser.click("#queue tr[data-queue-id] button.retry")
+        report["retry_notice"] = browser.wait_for(
+            "(() => { const t = document.getElementById('queue-notice').textContent; return t.includes('due now') ? t : null; })()",
+            "the retry notice",
+        )
+
+        # No secret anywhere: the DOM, every field's value, the tab's storage, and every API answer the page received.
+        page_text = browser.evaluate(
+            """(() => document.documentElement.outerHTML
+                + JSON.stringify(Array.from(document.querySelectorAll('input, textarea, select')).map(e => e.value))
+                + JSON.stringify(Object.assign({}, localStorage)))()"""
+        )
+        bodies = []
+        for event in list(browser.events):
+            if event.get("method") == "Network.responseReceived" and "/api/" in event["params"]["response"]["url"]:
+                try:
+                    body = browser.call("Network.getResponseBody", requestId=event["params"]["requestId"])
+                    bodies.append(body.get("body", ""))
+                except RuntimeError:
+                    pass
+        report["api_answers_seen"] = len(bodies)
+        report["secret_hits"] = [
+            where for secret in spec["secrets"] for where, text in (("page", page_text), ("api answers", "\n".join(bodies))) if secret in text
+        ]
+
+        shots = spec.get("screenshots")
+        report["widths"] = {}
+        for width, mobile in ((1280, False), (390, True)):
+            browser.viewport(width, mobile)
+            time.sleep(0.3)
+            report["widths"][str(width)] = browser.evaluate(
+                "({scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth})"
+            )
+            if shots:
+                browser.screenshot(os.path.join(shots, f"admin-page-{width}.png"))
+        time.sleep(0.2)
+        browser.evaluate("1")  # collect the last events
+        report["errors"] = script_errors(browser.events)
+    except Exception as error:  # report what happened; the Swift test fails on it
+        report["failure"] = str(error)
+        report["errors"] = script_errors(browser.events)
+    finally:
+        browser.close()
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
