@@ -11,6 +11,7 @@ struct AdminListenerTests {
     static var config: GatewayConfig {
         var config = SpoolReplayTests.config
         config.adminToken = adminToken
+        config.partSizeBytes = 5 * 1024 * 1024
         config.replayBaseDelaySeconds = 600  // the spooled row stays pending while the test looks
         config.replayMaxDelaySeconds = 600
         return config
@@ -35,6 +36,9 @@ struct AdminListenerTests {
             let bytes = TestEnvironment.randomBytes(100_000, seed: 101)
             #expect(try await gateway.send(.PUT, "/k/\(token)/\(id)/m.mp3", body: bytes).status == 201)
             #expect(try await gateway.send(.GET, "/k/\(token)/\(id)/m.mp3").status == 302)
+            // Two parts of a multipart upload (5 MiB parts in this configuration).
+            let big = TestEnvironment.randomBytes(6 * 1024 * 1024, seed: 102)
+            #expect(try await gateway.send(.PUT, "/k/\(token)/\(id)/big.mp3", body: big).status == 201)
             #expect(try await gateway.send(.PUT, "/k/\(downToken)/\(down)/m.mp3", body: bytes).status == 202)
             #expect(try await gateway.send(.PUT, "/k/rg_\(String(repeating: "A", count: 43))/x.mp3", body: [1]).status == 401)
             try gateway.runtime.queue.pause(accountId: down, reason: "test")
@@ -43,10 +47,12 @@ struct AdminListenerTests {
             #expect(answer.status == 200)
             #expect(answer.header("content-type")?.hasPrefix("text/plain") ?? false)
             let samples = Self.samples(answer.text)
-            #expect(samples[#"rg_stores_total{result="stored"}"#] == 1)
+            #expect(samples[#"rg_stores_total{result="stored"}"#] == 2)
             #expect(samples[#"rg_stores_total{result="spooled"}"#] == 1)
             #expect(samples[#"rg_stores_total{result="refused"}"#] == 1)
-            #expect(samples["rg_stored_bytes_total"] == Double(bytes.count))
+            #expect(samples["rg_stored_bytes_total"] == Double(bytes.count + big.count))
+            #expect(samples[#"rg_s3_operation_duration_seconds_count{operation="UploadPart"}"#] == 2, "part latency")
+            #expect(samples[#"rg_s3_operation_duration_seconds_count{operation="CompleteMultipartUpload"}"#] == 1)
             #expect(samples[#"rg_fetches_total{answer="redirect"}"#] == 1)
             #expect(samples[#"rg_queue_uploads{state="pending"}"#] == 1)
             #expect((samples["rg_queue_oldest_pending_age_seconds"] ?? -1) >= 0)

@@ -23,12 +23,13 @@ struct CrashSafetyTests {
         var spoolDir: String { dataDir + "/spool" }
         var environment: [String: String] { [MasterKey.environmentVariable: masterKey] }
 
-        init() throws {
+        /// - Parameter moreConfig: further `"key": value` pairs for the configuration file.
+        init(moreConfig: String = "") throws {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let json = """
                 {"listen": "127.0.0.1:\(port)", "admin_listen": "127.0.0.1:0", "data_dir": "\(dataDir)", "public_base_url": "http://127.0.0.1:\(port)",
                  "spool_min_free_bytes": 0, "replay_base_delay_seconds": 0.2, "replay_max_delay_seconds": 1,
-                 "s3_retry_max_attempts": 2, "s3_retry_base_delay_ms": 10, "s3_retry_max_delay_ms": 50, "shutdown_drain_seconds": 2}
+                 "s3_retry_max_attempts": 2, "s3_retry_base_delay_ms": 10, "s3_retry_max_delay_ms": 50, "shutdown_drain_seconds": 2\(moreConfig)}
                 """
             try Data(json.utf8).write(to: URL(fileURLWithPath: config))
         }

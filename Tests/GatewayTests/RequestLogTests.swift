@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import TestSupport
 import Testing
@@ -46,6 +47,52 @@ struct RequestLogTests {
             #expect(!ids.contains { unsafePath.contains($0) })
             for line in lines {
                 #expect(!line.contains(TestGateway.unreachableSecret) && !line.contains(token) && !line.contains(downToken))
+            }
+        }
+    }
+
+    /// The real executable with `log_format: json`: every line is one JSON object; a store's lines (the S3
+    /// client's retries included) share its request id, a replay's carry its queue id; no secret, token,
+    /// master key or presigned signature is written.
+    @Test func jsonLinesFromTheRealExecutableCarryRequestIdsAndNoSecret() async throws {
+        let setup = try CrashSafetyTests.Setup(moreConfig: #", "log_format": "json", "log_level": "info""#)
+        let token = try await setup.addAccount()
+        let gateway = try await setup.serve()
+        let base = "http://127.0.0.1:\(setup.port)/k/\(token)/\(setup.accountId)"
+        // S3 is down (the private moto is not started): retried, then spooled and acknowledged.
+        #expect(try await CrashSafetyTests.put(base + "/json-log.mp3", TestEnvironment.randomBytes(50_000, seed: 9)) == 202)
+        try await onOwnThread { try setup.moto.start() }
+        let queue = try setup.queue()
+        #expect(try await SpoolReplayTests.eventually(30) { try queue.list(state: .stored).count == 1 })
+        var request = HTTPClientRequest(url: base + "/json-log.mp3")
+        request.method = .GET
+        let fetched = try await TestServers.http.execute(request, timeout: .seconds(30))
+        #expect(fetched.status.code == 302)
+        let signature = try #require(
+            fetched.headers.first(name: "location")?.split(separator: "&").first { $0.hasPrefix("X-Amz-Signature=") }?.dropFirst(16)
+        )
+        #expect(try await CrashSafetyTests.stop(gateway) == 0)
+
+        let lines = gateway.output.split(separator: "\n").map(String.init)
+        var objects: [[String: String]] = []
+        for line in lines {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
+            #expect(object != nil, "not a JSON line: \(line)")
+            if let object {
+                #expect(object["time"] != nil && object["level"] != nil && object["message"] != nil)
+                objects.append(object)
+            }
+        }
+        let spooled = try #require(objects.first { $0["message"]?.contains("spooled for replay") == true }, "\(lines)")
+        let requestId = try #require(spooled["hb.request.id"])
+        #expect(spooled["account_id"] == setup.accountId)
+        let retry = try #require(objects.first { $0["message"] == "retrying" })
+        #expect(retry["hb.request.id"] == requestId && retry["account_id"] == setup.accountId, "\(retry)")
+        let replayed = try #require(objects.first { $0["message"] == "replayed" })
+        #expect(replayed["queue_id"] != nil && replayed["account_id"] == setup.accountId)
+        for line in lines {
+            for secret in [token, "private-moto-secret", setup.masterKey, String(signature)] {
+                #expect(!line.contains(secret))
             }
         }
     }
