@@ -207,6 +207,20 @@ def main():
             )
 
         report["failing_verify"] = verify(failing)
+
+        # Edit the failing account: a new name and a new secret (the operator's fix for refused credentials).
+        edit = spec.get("edit")
+        if edit:
+            card = f'article[data-account-id="{failing}"]'
+            browser.click(f"{card} button.edit")
+            browser.wait_for(f"!!document.querySelector('{card} form.edit-form')", "the edit form")
+            browser.evaluate(f"document.querySelector('{card} form.edit-form [name=name]').value = ''")
+            browser.type_into(f"{card} form.edit-form [name=name]", edit["name"])
+            browser.type_into(f"{card} form.edit-form [name=secret_access_key]", edit["secret_access_key"])
+            browser.click(f"{card} form.edit-form button[type=submit]")
+            report["edited_name_listed"] = bool(
+                browser.wait_for(f"(document.querySelector('{card} h3') || {{}}).textContent === {json.dumps(edit['name'])}", "the new name")
+            )
         if report["added_listed"]:
             report["added_verify"] = verify(added)
             card = f'article[data-account-id="{added}"]'

@@ -13,6 +13,9 @@ struct AdminPageTests {
             let failing = TestEnvironment.accountId()
             let failingToken = try await gateway.addUnreachableAccount(failing)
             #expect(try await gateway.send(.PUT, "/k/\(failingToken)/\(failing)/queued.mp3", body: [1, 2, 3]).status == 202)
+            // Its replays are paused (the circuit breaker); changing the account on the page resumes them.
+            #expect(try gateway.runtime.queue.pause(accountId: failing, reason: "InvalidAccessKeyId"))
+            let editedSecret = "edited-secret-\(UUID().uuidString)"
 
             let added = TestEnvironment.accountId()
             let secret = try TestServers.environment("RG_MOTO_SECRET_KEY")
@@ -28,7 +31,8 @@ struct AdminPageTests {
                     "secret_access_key": secret, "bucket": try TestServers.environment("RG_MOTO_BUCKET"),
                     "host": try TestEnvironment.host(of: "RG_MOTO_ENDPOINT"), "sse": "AES256", "scheme": "http", "path_style": true,
                 ],
-                "secrets": [secret, TestGateway.unreachableSecret],
+                "edit": ["name": "Renamed Clinic", "secret_access_key": editedSecret],
+                "secrets": [secret, TestGateway.unreachableSecret, editedSecret],
                 "screenshots": ProcessInfo.processInfo.environment["RG_SCREENSHOTS"] ?? screenshots.path,
             ]
             let input = String(decoding: try JSONSerialization.data(withJSONObject: spec), as: UTF8.self)
@@ -47,6 +51,14 @@ struct AdminPageTests {
             let storageURL = try #require(report["issued_storage_url"] as? String)
             let token = try #require(storageURL.split(separator: "/").last.map(String.init))
             #expect(try await gateway.send(.PUT, "/k/\(token)/\(added)/from-the-page.mp3", body: [7, 8, 9]).status == 201)
+
+            // Edit: the new name is listed, the new secret is sealed, the pause is gone.
+            #expect(report["edited_name_listed"] as? Bool == true)
+            #expect(try gateway.runtime.accounts.find(failing).name == "Renamed Clinic")
+            #expect(try gateway.runtime.queue.pausedAccounts()[failing] == nil)
+            let sealed = try await gateway.runtime.accounts.loadCredentials().accounts.first { $0.record.accountId == failing }
+            let sealedIsTheNewSecret = sealed?.secret == editedSecret
+            #expect(sealedIsTheNewSecret)
 
             // Test connection: the unreachable account fails at the endpoint (the rest skipped); the
             // least-privilege moto account passes all seven checks.

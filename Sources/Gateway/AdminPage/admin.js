@@ -201,6 +201,7 @@
         { class: 'row-actions' },
         el('button', { type: 'button', class: 'verify', text: 'Test connection', onclick: (event) => verify(account, panel, event.target) }),
         el('button', { type: 'button', class: 'policies', text: 'Policies', onclick: () => showPolicies(account, panel) }),
+        el('button', { type: 'button', class: 'edit', text: 'Edit', onclick: () => showEdit(account, panel) }),
         el('button', { type: 'button', class: 'rotate', text: 'New storage URL', onclick: () => confirmThen(panel,
           'Issue a new storage URL? The current one stops working at once; paste the new storage document into KAZOO.',
           'Issue new URL', () => rotate(account, panel)) }),
@@ -295,6 +296,71 @@
       documents
     );
     load();
+  }
+
+  /** Changes an account: only the fields that differ are sent; an empty secret keeps the stored one. */
+  function showEdit(account, panel) {
+    const field = (label, name, value, attributes) =>
+      el('label', {}, label, el('input', Object.assign({ name, value: value || '', autocomplete: 'off', spellcheck: 'false' }, attributes || {})));
+    const sse = el(
+      'select',
+      { name: 'sse' },
+      [['', 'Bucket default'], ['AES256', 'SSE-S3 (AES256)'], ['aws:kms', 'SSE-KMS (aws:kms)']].map(([value, label]) =>
+        el('option', { value, text: label, selected: (account.sse || '') === value })
+      )
+    );
+    const error = el('p', { class: 'error', role: 'alert' });
+    const form = el(
+      'form',
+      { class: 'edit-form', novalidate: true },
+      el(
+        'div',
+        { class: 'fields' },
+        field('Name', 'name', account.name),
+        field('Access key id', 'access_key_id', account.access_key_id),
+        field('Secret access key', 'secret_access_key', '', { type: 'password', placeholder: 'unchanged unless you type a new one' }),
+        field('Bucket name', 'bucket', account.bucket),
+        field('S3 host', 'host', account.host),
+        field('Region', 'region', account.region, { placeholder: account.effective_region || '' }),
+        el('label', {}, 'Encryption', sse),
+        field('KMS key id', 'kms_key_id', account.kms_key_id),
+        el('label', { class: 'check' }, el('input', { type: 'checkbox', name: 'enabled', checked: account.enabled }), 'Enabled')
+      ),
+      el(
+        'div',
+        { class: 'row-actions' },
+        el('button', { type: 'submit', class: 'primary', text: 'Save' }),
+        el('button', { type: 'button', text: 'Cancel', onclick: () => panel.replaceChildren() })
+      ),
+      error
+    );
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const body = {};
+      for (const name of ['name', 'access_key_id', 'bucket', 'host', 'region', 'kms_key_id']) {
+        const value = form.elements[name].value.trim();
+        if (value !== (account[name] || '')) body[name] = value;
+      }
+      const secret = form.elements.secret_access_key.value.trim();
+      if (secret) body.secret_access_key = secret;
+      if (form.elements.sse.value !== (account.sse || '')) body.sse = form.elements.sse.value || 'none';
+      if (form.elements.enabled.checked !== account.enabled) body.enabled = form.elements.enabled.checked;
+      if (Object.keys(body).length === 0) {
+        error.textContent = 'Nothing changed.';
+        return;
+      }
+      try {
+        await api('PATCH', 'accounts/' + encodeURIComponent(account.account_id), body);
+        form.elements.secret_access_key.value = '';
+        panel.replaceChildren(
+          el('p', { class: 'summary-line', text: 'Saved. Replays paused for this account resume; press "Test connection" to check.' })
+        );
+        await refresh();
+      } catch (failure) {
+        if (failure.status !== 401) error.textContent = failure.message;
+      }
+    });
+    panel.replaceChildren(form);
   }
 
   async function rotate(account, panel) {
