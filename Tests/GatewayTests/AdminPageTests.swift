@@ -42,6 +42,8 @@ struct AdminPageTests {
 
             #expect(report["failure"] == nil, "\(report["failure"] ?? "")")
             #expect((report["errors"] as? [String]) == [], "script errors: \(report["errors"] ?? "")")
+            #expect((report["wrong_token_message"] as? String)?.contains("refused") == true)
+            #expect(report["wrong_token_signed_out"] as? Bool == true)
             #expect(report["signed_in"] as? Bool == true)
 
             // The form's account is in the registry, listed, and its storage URL stores.

@@ -58,7 +58,8 @@
       data = null;
     }
     if (response.status === 401) {
-      signOut('The admin token was refused: ' + ((data && data.error && data.error.message) || 'sign in again.'));
+      const closed = data && data.error && data.error.code === 'admin_api_closed';
+      signOut(closed ? data.error.message : 'The admin token was refused: check it and sign in again.');
       throw new ApiError(401, 'not signed in');
     }
     if (!response.ok) {
