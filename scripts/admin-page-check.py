@@ -38,7 +38,7 @@ class Browser:
             stderr=subprocess.DEVNULL,
         )
         port_file = os.path.join(self.profile, "DevToolsActivePort")
-        deadline = time.time() + 30
+        deadline = time.time() + 90  # a first start on a fresh machine builds font caches
         while not (os.path.exists(port_file) and open(port_file).read().strip()):
             if time.time() > deadline or self.process.poll() is not None:
                 raise RuntimeError("chromium did not open its DevTools port")
