@@ -44,9 +44,8 @@ struct AdminAPI: Sendable {
                 let query = request.uri.queryParameters
                 let bucket = query.get("bucket") ?? ""
                 let userArn = query.get("user_arn").flatMap { $0.isEmpty ? nil : $0 }
-                if let problem = BucketName.problem(with: bucket) { throw AccountError.invalid(field: "bucket", problem) }
-                if let userArn, !BucketPolicies.isUserArn(userArn) {
-                    throw AccountError.invalid(field: "user_arn", "expected an IAM user ARN such as arn:aws:iam::123456789012:user/acme-recordings")
+                if let problem = BucketPolicies.problem(bucket: bucket, userArn: userArn) {
+                    throw AccountError.invalid(field: problem.input == .bucket ? "bucket" : "user_arn", problem.message)
                 }
                 return JSONResponse.make(.ok, BucketPolicies.all(bucket: bucket, userArn: userArn, requireTLS: query.get("require_tls") == "true"))
             case (.patch, "accounts/:id"):

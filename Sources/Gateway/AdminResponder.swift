@@ -9,7 +9,13 @@ struct AdminResponder: HTTPResponder {
     typealias Context = BasicRequestContext
 
     let runtime: GatewayRuntime
-    let adminToken: String?
+    /// The admin token's hash (compared in constant time with the presented token's); nil: the API is closed.
+    let adminTokenHash: String?
+
+    init(runtime: GatewayRuntime, adminToken: String?) {
+        self.runtime = runtime
+        self.adminTokenHash = adminToken.map(ClientToken.hash)
+    }
 
     func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
         let path = request.uri.path
@@ -27,12 +33,12 @@ struct AdminResponder: HTTPResponder {
         }
         if request.method == .get || request.method == .head, let page = AdminPage.response(path: path) { return page }
         guard path.hasPrefix("/api/") else { return GatewayError(.notFound, "not_found", "no such admin route").response() }
-        guard let adminToken else {
+        guard let adminTokenHash else {
             return GatewayError(.unauthorized, "admin_api_closed", "set admin_token in the configuration (or RG_ADMIN_TOKEN) to use the admin API")
                 .response()
         }
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-            ClientToken.hashesMatch(ClientToken.hash(String(header.dropFirst("Bearer ".count))), ClientToken.hash(adminToken))
+            ClientToken.hashesMatch(ClientToken.hash(String(header.dropFirst("Bearer ".count))), adminTokenHash)
         else {
             return GatewayError(.unauthorized, "unauthorized", "send Authorization: Bearer <admin token>").response()
         }

@@ -10,11 +10,14 @@ public enum BucketPolicies {
     /// Incomplete multipart uploads are aborted this many days after they started.
     public static let abortIncompleteAfterDays = 7
 
-    /// Why `--bucket` or `--user-arn` is unusable, if it is.
-    public static func problem(bucket: String, userArn: String?) -> String? {
-        if let problem = BucketName.problem(with: bucket) { return "bucket: \(problem)" }
+    /// The inputs the documents are made from.
+    public enum Input: Sendable { case bucket, userArn }
+
+    /// Which input is unusable and why, if one is (the command line names the flag, the API the field).
+    public static func problem(bucket: String, userArn: String?) -> (input: Input, message: String)? {
+        if let problem = BucketName.problem(with: bucket) { return (.bucket, problem) }
         if let userArn, !isUserArn(userArn) {
-            return "user-arn: expected an IAM user ARN such as arn:aws:iam::123456789012:user/acme-recordings"
+            return (.userArn, "expected an IAM user ARN such as arn:aws:iam::123456789012:user/acme-recordings")
         }
         return nil
     }

@@ -44,6 +44,13 @@ public struct ConnectionCheck: Sendable {
     public func run() async -> [Line] {
         var lines: [Line] = []
         func add(_ status: Status, _ check: String, _ message: String) { lines.append(Line(status: status, check: check, message: message)) }
+        func regionMismatch(_ actual: String) {
+            add(
+                .fail,
+                "region",
+                "the bucket is in \(actual), the account says \(region): set --region \(actual) and --host s3.\(actual).amazonaws.com"
+            )
+        }
         func skipRest(_ checks: [String], because reason: String) {
             for check in checks { add(.skip, check, "not checked: \(reason)") }
         }
@@ -61,11 +68,7 @@ public struct ConnectionCheck: Sendable {
             }
             add(.pass, "endpoint", "the S3 endpoint answered (HTTP \(error.status))")
             if error.isRegionMismatch, let actual = error.bucketRegion, actual != region {
-                add(
-                    .fail,
-                    "region",
-                    "the bucket is in \(actual), the account says \(region): set --region \(actual) and --host s3.\(actual).amazonaws.com"
-                )
+                regionMismatch(actual)
             } else {
                 add(.fail, "bucket", "\(error)")
             }
@@ -82,11 +85,7 @@ public struct ConnectionCheck: Sendable {
         }
         if let info {
             if let actual = info.region, actual != region {
-                add(
-                    .fail,
-                    "region",
-                    "the bucket is in \(actual), the account says \(region): set --region \(actual) and --host s3.\(actual).amazonaws.com"
-                )
+                regionMismatch(actual)
             } else {
                 add(.pass, "region", info.region.map { "the bucket is in \($0), as configured" } ?? "requests signed for \(region) are accepted")
             }

@@ -32,20 +32,18 @@ public struct Replayer: Sendable {
 
     @discardableResult
     public func replay(_ entry: UploadQueue.Entry, progress: @escaping @Sendable (Int) -> Void = { _ in }) async -> Outcome {
-        var logger = logger
-        logger[metadataKey: "account_id"] = "\(entry.accountId)"
-        logger[metadataKey: "queue_id"] = "\(entry.id ?? 0)"
-        let outcome = await RequestLogMetadata.with(["account_id": "\(entry.accountId)", "queue_id": "\(entry.id ?? 0)"]) {
-            await attempt(entry, progress: progress, logger: logger)
+        // Every line of this replay, the S3 client's included, carries its account and queue id.
+        await RequestLogMetadata.with(["account_id": "\(entry.accountId)", "queue_id": "\(entry.id ?? 0)"]) {
+            let outcome = await attempt(entry, progress: progress)
+            metrics?.replay(outcome.result, bytes: outcome.stored?.size ?? 0)
+            do {
+                try record(outcome, of: entry)
+            } catch {
+                // The row stays `uploading`; the next start puts it back to `pending`. Nothing is lost.
+                logger.error("cannot record the replay's outcome: \(error)")
+            }
+            return outcome.result
         }
-        metrics?.replay(outcome.result, bytes: outcome.stored?.size ?? 0)
-        do {
-            try record(outcome, of: entry, logger: logger)
-        } catch {
-            // The row stays `uploading`; the next start puts it back to `pending`. Nothing is lost.
-            logger.error("cannot record the replay's outcome: \(error)")
-        }
-        return outcome.result
     }
 
     private struct Attempt {
@@ -55,7 +53,7 @@ public struct Replayer: Sendable {
         var registryRevision: Int?
     }
 
-    private func attempt(_ entry: UploadQueue.Entry, progress: @escaping @Sendable (Int) -> Void, logger: Logger) async -> Attempt {
+    private func attempt(_ entry: UploadQueue.Entry, progress: @escaping @Sendable (Int) -> Void) async -> Attempt {
         let (found, revision) = directory.entryWithRevision(forAccountId: entry.accountId)
         guard let account = found else {
             return Attempt(
@@ -107,7 +105,7 @@ public struct Replayer: Sendable {
         }
     }
 
-    private func record(_ outcome: Attempt, of entry: UploadQueue.Entry, logger: Logger) throws {
+    private func record(_ outcome: Attempt, of entry: UploadQueue.Entry) throws {
         guard let id = entry.id else { return }
         switch outcome.result {
         case .stored:

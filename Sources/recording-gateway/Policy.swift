@@ -18,7 +18,9 @@ struct Policy: AsyncParsableCommand {
     @Flag(help: "Print one JSON object holding every document.") var json = false
 
     func validate() throws {
-        if let problem = BucketPolicies.problem(bucket: bucket, userArn: userArn) { throw ValidationError(problem) }
+        if let problem = BucketPolicies.problem(bucket: bucket, userArn: userArn) {
+            throw ValidationError("\(problem.input == .bucket ? "bucket" : "user-arn"): \(problem.message)")
+        }
     }
 
     func run() async throws {
