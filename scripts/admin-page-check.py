@@ -9,6 +9,7 @@ Reads a JSON object on stdin (secrets stay out of the process list):
 Prints one JSON object of what it saw; the Swift test (AdminPageTests) asserts on it. Exit status 0 unless
 the browser could not be driven at all. The browser is stopped by its PID and its profile removed.
 """
+import base64
 import json
 import os
 import shutil
@@ -125,8 +126,6 @@ class Browser:
 
     def screenshot(self, path):
         shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
-        import base64
-
         with open(path, "wb") as file:
             file.write(base64.b64decode(shot["data"]))
 
