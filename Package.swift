@@ -13,6 +13,8 @@ let package = Package(
         .executable(name: "recording-gateway", targets: ["recording-gateway"]),
         .library(name: "SigV4", targets: ["SigV4"]),
         .library(name: "S3", targets: ["S3"]),
+        .library(name: "KazooWire", targets: ["KazooWire"]),
+        .library(name: "Spool", targets: ["Spool"]),
         .library(name: "Gateway", targets: ["Gateway"]),
     ],
     dependencies: [
@@ -48,9 +50,27 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // KAZOO's wire format: the multipart body, streaming base64, object keys from paths. No HTTP server.
+        .target(
+            name: "KazooWire",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // The encrypted write-ahead spool: files, their format, the directory's capacity. Takes a key.
+        .target(
+            name: "Spool",
+            dependencies: [
+                "S3",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Gateway",
             dependencies: [
+                "KazooWire",
+                "Spool",
                 "S3",
                 "SigV4",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -73,7 +93,7 @@ let package = Package(
             ],
             // The admin page: plain HTML, CSS and JavaScript compiled into the binary (no files to install).
             resources: [
-                .embedInCode("AdminPage/index.html"), .embedInCode("AdminPage/admin.css"), .embedInCode("AdminPage/admin.js"),
+                .embedInCode("Admin/AdminPage/index.html"), .embedInCode("Admin/AdminPage/admin.css"), .embedInCode("Admin/AdminPage/admin.js"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -118,9 +138,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "KazooWireTests",
+            dependencies: ["KazooWire", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SpoolTests",
+            dependencies: ["Spool", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "GatewayTests",
             dependencies: [
                 "Gateway",
+                "KazooWire",
+                "Spool",
                 "TestSupport",
                 "S3",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -33,8 +33,8 @@ struct Accounts: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingFailures {
-                let (config, store) = try options.accountStore()
-                let (account, token) = try store.add(accountId: accountId, try fields.input())
+                let (config, store) = try await options.accountRegistry()
+                let (account, token) = try await store.add(accountId: accountId, try fields.input())
                 printIssued(account: account, token: token, publicBaseURL: config.publicBaseURL, json: json, verb: "added")
             }
         }
@@ -48,7 +48,7 @@ struct Accounts: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingFailures {
-                let accounts = try options.accountStore().store.list()
+                let accounts = try await options.accountRegistry().registry.list()
                 if json {
                     print(AccountPresentation.json(accounts.map(AccountPresentation.object)))
                     return
@@ -73,7 +73,7 @@ struct Accounts: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingFailures {
-                let account = try options.accountStore().store.find(accountId)
+                let account = try await options.accountRegistry().registry.find(accountId)
                 print(json ? AccountPresentation.json(AccountPresentation.object(account)) : AccountPresentation.text(account))
             }
         }
@@ -95,7 +95,7 @@ struct Accounts: AsyncParsableCommand {
             try await reportingFailures {
                 var input = try fields.input()
                 input.enabled = account
-                let updated = try options.accountStore().store.update(accountId, input)
+                let updated = try await options.accountRegistry().registry.update(accountId, input)
                 print(
                     json
                         ? AccountPresentation.json(AccountPresentation.object(updated))
@@ -114,7 +114,7 @@ struct Accounts: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingFailures {
-                try options.accountStore().store.remove(accountId)
+                try await options.accountRegistry().registry.remove(accountId)
                 print("Account \(accountId) removed; its storage URL no longer works. Its bucket was not touched.")
             }
         }
@@ -131,9 +131,9 @@ struct Accounts: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingFailures {
-                let (config, store) = try options.accountStore()
-                let token = try store.rotateToken(accountId)
-                let account = try store.find(accountId)
+                let (config, store) = try await options.accountRegistry()
+                let token = try await store.rotateToken(accountId)
+                let account = try await store.find(accountId)
                 printIssued(account: account, token: token, publicBaseURL: config.publicBaseURL, json: json, verb: "given a new token")
             }
         }

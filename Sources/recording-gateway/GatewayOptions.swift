@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Gateway
+import Logging
 
 /// `--config` and `--data-dir`, shared by every command that opens the data directory.
 struct GatewayOptions: ParsableArguments {
@@ -23,16 +24,30 @@ struct GatewayOptions: ParsableArguments {
     }
 
     /// The account registry in the data directory, after checking the master key.
-    func accountStore() throws -> (config: GatewayConfig, store: AccountStore) {
+    func accountRegistry() async throws -> (config: GatewayConfig, registry: AccountRegistry) {
         let settings = try load()
         do {
-            let database = try AppDatabase.open(dataDirectory: settings.dataDir)
-            let sealed = try AccountStore.holdsSealedSecrets(database)
-            let key = try MasterKey.load(dataDirectory: settings.dataDir, mayCreate: !sealed)
-            let store = AccountStore(database: database, masterKey: key)
-            try store.checkMasterKey()
-            return (settings, store)
+            return (settings, try await GatewayBootstrap.openStorage(config: settings).registry)
         } catch let error as MasterKeyError {
+            throw CommandFailure(error.description)
+        }
+    }
+
+    /// The ledger (the queue and the spool) beside a running `serve`, which keeps the spool's lock.
+    func ledger() async throws -> RecordingLedger {
+        let settings = try load()
+        do {
+            let (storage, registry) = try await GatewayBootstrap.openStorage(config: settings)
+            return try await GatewayBootstrap.openLedger(
+                config: settings,
+                storage: storage,
+                registry: registry,
+                ownsSpool: false,
+                logger: Logger(label: "recording-gateway")
+            )
+        } catch let error as MasterKeyError {
+            throw CommandFailure(error.description)
+        } catch let error as ConfigError {
             throw CommandFailure(error.description)
         }
     }

@@ -11,22 +11,22 @@ struct Queue: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List queued uploads, oldest first, and paused accounts.")
-        @Option(help: "Only this state: pending, uploading, stored or failed.") var state: UploadQueue.State?
+        @Option(help: "Only this state: pending, uploading, stored or failed.") var state: QueuedUpload.State?
         @Option(help: "Only this account's uploads.") var account: String?
         @OptionGroup var options: GatewayOptions
         @Flag(help: "Print a JSON array.") var json = false
 
         func run() async throws {
             try await reportingFailures {
-                let queue = try options.uploadQueue()
-                let entries = try queue.list(state: state, accountId: account)
+                let ledger = try await options.ledger()
+                let entries = try await ledger.uploads(state: state, accountId: account)
                 if json {
                     print(QueuePresentation.json(entries.map(QueuePresentation.object)))
                     return
                 }
                 if entries.isEmpty { print("No queued uploads" + (state.map { " in state \($0.rawValue)" } ?? "") + ".") }
                 for entry in entries { print(QueuePresentation.line(entry)) }
-                for (accountId, reason) in try queue.pausedAccounts().sorted(by: { $0.key < $1.key }) {
+                for (accountId, reason) in try await ledger.pausedAccounts().sorted(by: { $0.key < $1.key }) {
                     print("paused account \(accountId): \(reason)")
                 }
             }
@@ -41,8 +41,8 @@ struct Queue: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingFailures {
-                let queue = try options.uploadQueue()
-                guard let entry = try queue.entry(id) else { throw CommandFailure("no queued upload \(id)") }
+                let ledger = try await options.ledger()
+                guard let entry = try await ledger.upload(id) else { throw CommandFailure("no queued upload \(id)") }
                 print(json ? QueuePresentation.json(QueuePresentation.object(entry)) : QueuePresentation.text(entry))
             }
         }
@@ -65,7 +65,7 @@ struct Queue: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingFailures {
-                let count = try options.uploadQueue().retryNow(id: id, accountId: account)
+                let count = try await options.ledger().retryNow(id: id, accountId: account)
                 print("\(count) queued upload\(count == 1 ? "" : "s") due now.")
             }
         }
@@ -90,19 +90,19 @@ struct Queue: AsyncParsableCommand {
                 var stored = 0
                 var notStored = 0
                 try await options.withRuntime(config) { runtime in
-                    let queue = runtime.queue
-                    try queue.retryNow(id: id)
+                    let ledger = runtime.ledger
+                    try await ledger.retryNow(id: id)
                     let replayer = runtime.replayer
                     while true {
-                        let next: UploadQueue.Entry?
+                        let next: QueuedUpload?
                         if let id {
                             guard stored + notStored == 0 else { break }
-                            guard let claimed = try queue.claim(id) else {
+                            guard let claimed = try await ledger.claim(id) else {
                                 throw CommandFailure("queued upload \(id) is not pending (see `queue show \(id)`)")
                             }
                             next = claimed
                         } else {
-                            next = try queue.claimDue(limit: 1).first
+                            next = try await ledger.claimDue(limit: 1).first
                         }
                         guard let entry = next else { break }
                         let size = entry.size
@@ -138,36 +138,29 @@ struct Queue: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingFailures {
-                let config = try options.load()
-                try await options.withRuntime(config) { runtime in
-                    guard let entry = try runtime.queue.entry(id) else { throw CommandFailure("no queued upload \(id)") }
-                    let what =
-                        "queued upload \(id) (\(entry.state.rawValue)): account \(entry.accountId), key \(entry.objectKey), \(entry.size) bytes, spool file \(runtime.spool.path(entry.spoolFile))"
-                    guard yes else {
-                        throw CommandFailure("this destroys \(what); the recording is lost unless S3 already has it. Run again with --yes to do it.")
-                    }
-                    try runtime.discard(entry)
-                    print("Destroyed \(what).")
+                let ledger = try await options.ledger()
+                guard let entry = try await ledger.upload(id) else { throw CommandFailure("no queued upload \(id)") }
+                let what =
+                    "queued upload \(id) (\(entry.state.rawValue)): account \(entry.accountId), key \(entry.objectKey), \(entry.size) bytes, spool file \(ledger.spool.path(entry.spoolFile))"
+                guard yes else {
+                    throw CommandFailure("this destroys \(what); the recording is lost unless S3 already has it. Run again with --yes to do it.")
                 }
+                try await ledger.discard(entry)
+                print("Destroyed \(what).")
             }
         }
     }
 }
 
-extension UploadQueue.State: ExpressibleByArgument {}
+extension QueuedUpload.State: ExpressibleByArgument {}
 
 extension GatewayOptions {
-    /// The queue in the data directory, after checking the master key.
-    func uploadQueue() throws -> UploadQueue {
-        UploadQueue(database: try accountStore().store.database)
-    }
-
     /// Runs `body` with the gateway's parts opened beside a running `serve` (the spool is not taken over),
     /// then closes the S3 connections.
     func withRuntime(_ config: GatewayConfig, _ body: (GatewayRuntime) async throws -> Void) async throws {
         let runtime: GatewayRuntime
         do {
-            runtime = try await GatewayRuntime.open(config: config, ownsSpool: false, logger: Logger(label: "recording-gateway"))
+            runtime = try await GatewayBootstrap.open(config: config, ownsSpool: false, logger: Logger(label: "recording-gateway"))
         } catch let error as MasterKeyError {
             throw CommandFailure(error.description)
         } catch let error as ConfigError {

@@ -30,7 +30,7 @@ struct Serve: AsyncParsableCommand {
             let logger = Logger(label: "recording-gateway")
             let runtime: GatewayRuntime
             do {
-                runtime = try await GatewayRuntime.open(config: settings, logger: logger)
+                runtime = try await GatewayBootstrap.open(config: settings, logger: logger)
             } catch let error as MasterKeyError {
                 throw CommandFailure(error.description)
             } catch let error as ConfigError {

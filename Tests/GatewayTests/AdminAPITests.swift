@@ -46,7 +46,7 @@ struct AdminAPITests {
             #expect(unknown.status == 400 && unknown.text.contains("colour"))
             let wrongToken = try await Self.call(gateway, .POST, "/api/accounts", fields, token: "wrong-token-0123456789")
             #expect(wrongToken.status == 401)
-            #expect(try gateway.runtime.accounts.list().isEmpty)
+            #expect(try await gateway.runtime.accounts.list().isEmpty)
 
             let created = try await Self.call(gateway, .POST, "/api/accounts", fields)
             #expect(created.status == 201, "\(created.text)")
@@ -70,7 +70,7 @@ struct AdminAPITests {
             #expect(patched.object["name"] as? String == "Acme Dental East")
             texts.append(patched.text)
             #expect(try await Self.call(gateway, .PATCH, "/api/accounts/\(id)", ["presign_expiry_seconds": 0]).status == 400)
-            #expect(try gateway.runtime.accounts.find(id).presignExpirySeconds == nil, "a refused update changed nothing")
+            #expect(try await gateway.runtime.accounts.find(id).presignExpirySeconds == nil, "a refused update changed nothing")
 
             let verified = try await Self.call(gateway, .POST, "/api/accounts/\(id)/verify")
             #expect(verified.object["passed"] as? Bool == true, "\(verified.text)")

@@ -41,7 +41,7 @@ struct AdminListenerTests {
             #expect(try await gateway.send(.PUT, "/k/\(token)/\(id)/big.mp3", body: big).status == 201)
             #expect(try await gateway.send(.PUT, "/k/\(downToken)/\(down)/m.mp3", body: bytes).status == 202)
             #expect(try await gateway.send(.PUT, "/k/rg_\(String(repeating: "A", count: 43))/x.mp3", body: [1]).status == 401)
-            try gateway.runtime.queue.pause(accountId: down, reason: "test")
+            _ = try await gateway.runtime.storage.pause(accountId: down, reason: "test", registryRevision: nil, now: Date())
 
             let answer = try await gateway.send(.GET, "http://127.0.0.1:\(gateway.adminPort)/metrics")
             #expect(answer.status == 200)

@@ -14,7 +14,7 @@ struct AdminPageTests {
             let failingToken = try await gateway.addUnreachableAccount(failing)
             #expect(try await gateway.send(.PUT, "/k/\(failingToken)/\(failing)/queued.mp3", body: [1, 2, 3]).status == 202)
             // Its replays are paused (the circuit breaker); changing the account on the page resumes them.
-            #expect(try gateway.runtime.queue.pause(accountId: failing, reason: "InvalidAccessKeyId"))
+            #expect(try await gateway.runtime.storage.pause(accountId: failing, reason: "InvalidAccessKeyId", registryRevision: nil, now: Date()))
             let editedSecret = "edited-secret-\(UUID().uuidString)"
 
             let added = TestEnvironment.accountId()
@@ -48,7 +48,7 @@ struct AdminPageTests {
 
             // The form's account is in the registry, listed, and its storage URL stores.
             #expect(report["added_listed"] as? Bool == true, "\(report["add_error"] ?? "")")
-            let account = try gateway.runtime.accounts.find(added)
+            let account = try await gateway.runtime.accounts.find(added)
             #expect(account.name == "Acme Dental" && account.sse == .aes256 && account.pathStyle && account.scheme == .http)
             let storageURL = try #require(report["issued_storage_url"] as? String)
             let token = try #require(storageURL.split(separator: "/").last.map(String.init))
@@ -56,8 +56,8 @@ struct AdminPageTests {
 
             // Edit: the new name is listed, the new secret is sealed, the pause is gone.
             #expect(report["edited_name_listed"] as? Bool == true)
-            #expect(try gateway.runtime.accounts.find(failing).name == "Renamed Clinic")
-            #expect(try gateway.runtime.queue.pausedAccounts()[failing] == nil)
+            #expect(try await gateway.runtime.accounts.find(failing).name == "Renamed Clinic")
+            #expect(try await gateway.runtime.ledger.pausedAccounts()[failing] == nil)
             let sealed = try await gateway.runtime.accounts.loadCredentials().accounts.first { $0.record.accountId == failing }
             let sealedIsTheNewSecret = sealed?.secret == editedSecret
             #expect(sealedIsTheNewSecret)

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import S3
+import Spool
 import TestSupport
 import Testing
 
@@ -71,7 +72,7 @@ struct CrashSafetyTests {
             }
         }
 
-        func queue() throws -> UploadQueue { UploadQueue(database: try AppDatabase.open(dataDirectory: dataDir)) }
+        func queue() throws -> SQLiteDatabase { try SQLiteDatabase.open(dataDirectory: dataDir) }
 
         var spoolFiles: [String] { Spool.spoolFiles(in: spoolDir) }
     }
@@ -129,7 +130,7 @@ struct CrashSafetyTests {
             )
             return try await TestServers.http.execute(request, timeout: .seconds(120)).status.code
         }
-        #expect(try await SpoolReplayTests.eventually(20) { setup.spoolFiles.count == 2 })
+        #expect(try await eventually(20) { setup.spoolFiles.count == 2 })
         try await Task.sleep(for: .milliseconds(300))
         let killedStatus = try await Self.stop(gateway, signal: SIGKILL)
         #expect(killedStatus == SIGKILL)
@@ -151,14 +152,14 @@ struct CrashSafetyTests {
         try await onOwnThread { try setup.moto.start() }
         let queue = try setup.queue()
         let id = try #require(rows.first?["id"] as? Int)
-        #expect(try await SpoolReplayTests.eventually(30, every: .milliseconds(5)) { try queue.entry(Int64(id))?.state != .pending })
+        #expect(try await eventually(30, every: .milliseconds(5)) { try await queue.upload(Int64(id))?.state != .pending })
         _ = try await Self.stop(gateway, signal: SIGKILL)
-        let stateAtKill = try #require(try queue.entry(Int64(id))?.state)
+        let stateAtKill = try #require(try await queue.upload(Int64(id))?.state)
         #expect(stateAtKill == .uploading, "the kill was meant to land mid-replay")
 
         // Restart: the interrupted replay runs again; the recording arrives byte-identical, the spool empties.
         gateway = try await setup.serve()
-        #expect(try await SpoolReplayTests.eventually(60) { try queue.entry(Int64(id))?.state == .stored })
+        #expect(try await eventually(60) { try await queue.upload(Int64(id))?.state == .stored })
         #expect(setup.spoolFiles.isEmpty)
         let moto = try SpoolReplayTests.client(for: setup.moto)
         #expect(try await SpoolReplayTests.objectBytes(moto, "\(setup.accountId)/acked.mp3") == acknowledged)
@@ -205,6 +206,6 @@ struct CrashSafetyTests {
         let discarded = try await setup.cli(["queue", "discard", "2", "--yes"])
         #expect(discarded.status == 0, "\(discarded.error)")
         #expect(setup.spoolFiles.isEmpty)
-        #expect(try setup.queue().entry(2) == nil)
+        #expect(try await setup.queue().upload(2) == nil)
     }
 }

@@ -59,15 +59,15 @@ struct RefusalTests {
 
             var disable = AccountInput()
             disable.enabled = false
-            try gateway.runtime.accounts.update(account, disable)
+            try await gateway.runtime.accounts.update(account, disable)
             try await gateway.runtime.reloadAccounts()
             #expect(try await put("/k/\(token)/\(account)/x.mp3").status == 403)
             #expect(try await gateway.send(.DELETE, "/k/\(token)/\(account)/x.mp3").status == 403)
 
-            let rotated = try gateway.runtime.accounts.rotateToken(account)
+            let rotated = try await gateway.runtime.accounts.rotateToken(account)
             var enable = AccountInput()
             enable.enabled = true
-            try gateway.runtime.accounts.update(account, enable)
+            try await gateway.runtime.accounts.update(account, enable)
             try await gateway.runtime.reloadAccounts()
             #expect(try await put("/k/\(token)/\(account)/x.mp3").status == 401)
             #expect(try await put("/k/\(rotated)/\(account)/x.mp3").status == 201)
@@ -122,7 +122,7 @@ struct RefusalTests {
             #expect(!answer.hasPrefix("HTTP/1.1 2"), "\(answer.prefix(100))")
             try await Task.sleep(for: .milliseconds(500))
             #expect(try await TestServers.moto().headObject(key: key) == nil)
-            let indexed = try await gateway.runtime.database.indexedObjectCount(accountId: account)
+            let indexed = try await gateway.runtime.storage.objectCount(accountId: account)
             #expect(indexed == 0)
         }
     }
@@ -190,7 +190,7 @@ struct RefusalTests {
             let refused = try await gateway.send(.PUT, "/k/\(badToken)/\(badAccount)/a.mp3", body: [1])
             #expect(refused.status == 202)
             answers.append(refused)
-            let reason = try #require(try gateway.runtime.queue.list(accountId: badAccount).first?.lastError)
+            let reason = try #require(try await gateway.runtime.ledger.uploads(accountId: badAccount).first?.lastError)
             #expect(reason.contains("secret access key"))
             #expect(!reason.contains(wrongSecret) && !reason.contains(secret))
 

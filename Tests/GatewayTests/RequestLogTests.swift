@@ -63,7 +63,7 @@ struct RequestLogTests {
         #expect(try await CrashSafetyTests.put(base + "/json-log.mp3", TestEnvironment.randomBytes(50_000, seed: 9)) == 202)
         try await onOwnThread { try setup.moto.start() }
         let queue = try setup.queue()
-        #expect(try await SpoolReplayTests.eventually(30) { try queue.list(state: .stored).count == 1 })
+        #expect(try await eventually(30) { try await queue.uploads(state: .stored).count == 1 })
         var request = HTTPClientRequest(url: base + "/json-log.mp3")
         request.method = .GET
         let fetched = try await TestServers.http.execute(request, timeout: .seconds(30))

@@ -1,5 +1,6 @@
 import Foundation
 import S3
+import Spool
 import TestSupport
 import Testing
 
@@ -43,7 +44,7 @@ struct SpoolCapacityTests {
             // S3 down as well: not acknowledged, nothing queued, nothing left in the spool.
             let refused = try await gateway.send(.PUT, "/k/\(downToken)/\(down)/big.mp3", body: big)
             #expect(refused.status == 503, "\(refused.text)")
-            #expect(try gateway.runtime.queue.list().isEmpty)
+            #expect(try await gateway.runtime.ledger.uploads().isEmpty)
             #expect(Spool.spoolFiles(in: spoolDirectory).isEmpty)
 
             // What fits is still spooled and acknowledged.

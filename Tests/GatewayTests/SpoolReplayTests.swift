@@ -1,5 +1,6 @@
 import Foundation
 import S3
+import Spool
 import TestSupport
 import Testing
 
@@ -19,16 +20,6 @@ struct SpoolReplayTests {
     }
 
     /// Polls `condition` until it holds or `seconds` pass.
-    static func eventually(_ seconds: Double = 30, every interval: Duration = .milliseconds(100), _ condition: () throws -> Bool) async throws -> Bool
-    {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try condition() { return true }
-            try await Task.sleep(for: interval)
-        }
-        return try condition()
-    }
-
     static func client(for moto: PrivateMoto) throws -> S3Client {
         S3Client(
             endpoint: try S3Endpoint(host: moto.host, scheme: .http, addressingStyle: .path),
@@ -64,11 +55,11 @@ struct SpoolReplayTests {
             let path = "/k/\(token)/\(id)/outage/call.mp3"
             let put = try await gateway.send(.PUT, path, body: bytes, headers: [("Content-Type", "audio/mpeg")])
             #expect(put.status == 202, "\(put.text)")
-            let rows = try gateway.runtime.queue.list(accountId: id)
+            let rows = try await gateway.runtime.ledger.uploads(accountId: id)
             try #require(rows.count == 1)
             #expect(rows[0].size == bytes.count)
             #expect([.pending, .uploading].contains(rows[0].state))
-            let file = gateway.runtime.spool.path(rows[0].spoolFile)
+            let file = gateway.runtime.ledger.spool.path(rows[0].spoolFile)
 
             // Encrypted at rest: no run of the recording's bytes is in the file.
             let raw = try Data(contentsOf: URL(fileURLWithPath: file))
@@ -89,8 +80,9 @@ struct SpoolReplayTests {
 
             // S3 is back: the worker uploads it without anyone's help.
             try await onOwnThread { try moto.start() }
-            let stored = try await Self.eventually { try gateway.runtime.queue.entry(rows[0].id ?? 0)?.state == .stored }
-            #expect(stored, "\((try? gateway.runtime.queue.list(accountId: id)) ?? [])")
+            let stored = try await eventually { try await gateway.runtime.ledger.upload(rows[0].id ?? 0)?.state == .stored }
+            let rowsNow = (try? await gateway.runtime.ledger.uploads(accountId: id)) ?? []
+            #expect(stored, "\(rowsNow)")
             #expect(!FileManager.default.fileExists(atPath: file))
             let key = "\(id)/outage/call.mp3"
             #expect(try await Self.objectBytes(Self.client(for: moto), key) == bytes)
@@ -105,23 +97,23 @@ struct SpoolReplayTests {
             let healthy = TestEnvironment.accountId()
             let brokenToken = try await gateway.addMotoAccount(broken) { $0.secretAccessKey = "not-the-secret-0123456789abcdefghij" }
             let healthyToken = try await gateway.addMotoAccount(healthy)
-            let queue = gateway.runtime.queue
+            let queue = gateway.runtime.storage
 
             let first = TestEnvironment.randomBytes(300_000, seed: 61)
             let second = TestEnvironment.randomBytes(200_000, seed: 62)
             #expect(try await gateway.send(.PUT, "/k/\(brokenToken)/\(broken)/a.mp3", body: first).status == 202)
             #expect(try await gateway.send(.PUT, "/k/\(brokenToken)/\(broken)/b.mp3", body: second).status == 202)
-            #expect(try await Self.eventually { try queue.pausedAccounts()[broken] != nil })
+            #expect(try await eventually { try await queue.pausedAccounts()[broken] != nil })
 
             // The other account's stores and replays go on.
             let healthyBytes = TestEnvironment.randomBytes(100_000, seed: 63)
             #expect(try await gateway.send(.PUT, "/k/\(healthyToken)/\(healthy)/live.mp3", body: healthyBytes).status == 201)
-            let replayed = try Self.spoolDirectly(gateway, accountId: healthy, key: "\(healthy)/queued.mp3", bytes: healthyBytes)
-            #expect(try await Self.eventually { try queue.entry(replayed)?.state == .stored })
+            let replayed = try await Self.spoolDirectly(gateway, accountId: healthy, key: "\(healthy)/queued.mp3", bytes: healthyBytes)
+            #expect(try await eventually { try await queue.upload(replayed)?.state == .stored })
 
             // One attempt, then paused: no attempts burnt while the credentials stay wrong.
             try await Task.sleep(for: .seconds(2))
-            let paused = try queue.list(accountId: broken)
+            let paused = try await queue.uploads(accountId: broken)
             #expect(paused.map(\.state) == [.pending, .pending])
             #expect(paused.map(\.attempts).reduce(0, +) == 1, "\(paused)")
             #expect(paused.contains { $0.lastError?.contains("SignatureDoesNotMatch") ?? false })
@@ -137,8 +129,8 @@ struct SpoolReplayTests {
                 )
             }
             #expect(update.status == 0, "\(update.error)")
-            #expect(try await Self.eventually { try queue.list(accountId: broken).allSatisfy { $0.state == .stored } })
-            #expect(try queue.pausedAccounts()[broken] == nil)
+            #expect(try await eventually { try await queue.uploads(accountId: broken).allSatisfy { $0.state == .stored } })
+            #expect(try await queue.pausedAccounts()[broken] == nil)
             let moto = try TestServers.moto()
             #expect(try await Self.objectBytes(moto, "\(broken)/a.mp3") == first)
             #expect(try await Self.objectBytes(moto, "\(broken)/b.mp3") == second)
@@ -151,17 +143,17 @@ struct SpoolReplayTests {
             _ = try await gateway.addRcloneAccount(id)
             let key = "\(id)/tampered.mp3"
             let bytes = TestEnvironment.randomBytes(1_000_000, seed: 71)
-            let row = try Self.spoolDirectly(gateway, accountId: id, key: key, bytes: bytes, due: false)
-            let entry = try #require(try gateway.runtime.queue.entry(row))
-            let file = gateway.runtime.spool.path(entry.spoolFile)
+            let row = try await Self.spoolDirectly(gateway, accountId: id, key: key, bytes: bytes, due: false)
+            let entry = try #require(try await gateway.runtime.ledger.upload(row))
+            let file = gateway.runtime.ledger.spool.path(entry.spoolFile)
             var raw = try Data(contentsOf: URL(fileURLWithPath: file))
             raw[raw.count / 2] ^= 0x01
             try raw.write(to: URL(fileURLWithPath: file))
 
-            try gateway.runtime.queue.retryNow(id: row)
-            let failedInTime = try await Self.eventually { try gateway.runtime.queue.entry(row)?.state == .failed }
+            try await gateway.runtime.ledger.retryNow(id: row)
+            let failedInTime = try await eventually { try await gateway.runtime.ledger.upload(row)?.state == .failed }
             #expect(failedInTime)
-            let failed = try #require(try gateway.runtime.queue.entry(row))
+            let failed = try #require(try await gateway.runtime.ledger.upload(row))
             #expect(failed.lastError?.contains("integrity") ?? false, "\(failed)")
             #expect(try await TestServers.rclone().headObject(key: key) == nil)
             // Kept for the operator: only `queue discard` destroys it.
@@ -173,19 +165,23 @@ struct SpoolReplayTests {
         try await TestGateway.with(config: Self.config) { gateway in
             let id = TestEnvironment.accountId()
             _ = try await gateway.addRcloneAccount(id)
-            let queue = gateway.runtime.queue
-            let first = try Self.spoolDirectly(gateway, accountId: id, key: "\(id)/first.mp3", bytes: [1, 2, 3], due: false)
-            let second = try Self.spoolDirectly(gateway, accountId: id, key: "\(id)/second.mp3", bytes: [4, 5, 6], due: false)
+            let queue = gateway.runtime.storage
+            let first = try await Self.spoolDirectly(gateway, accountId: id, key: "\(id)/first.mp3", bytes: [1, 2, 3], due: false)
+            let second = try await Self.spoolDirectly(gateway, accountId: id, key: "\(id)/second.mp3", bytes: [4, 5, 6], due: false)
             // Swap the two files on disk: each row now points at the other recording.
-            let paths = try [first, second].map { gateway.runtime.spool.path(try #require(try queue.entry($0)).spoolFile) }
+            var paths: [String] = []
+            for row in [first, second] { paths.append(gateway.runtime.ledger.spool.path(try #require(try await queue.upload(row)).spoolFile)) }
             try FileManager.default.moveItem(atPath: paths[0], toPath: paths[0] + ".swap")
             try FileManager.default.moveItem(atPath: paths[1], toPath: paths[0])
             try FileManager.default.moveItem(atPath: paths[0] + ".swap", toPath: paths[1])
 
-            try queue.retryNow(accountId: id)
-            let bothFailed = try await Self.eventually { try [first, second].allSatisfy { try queue.entry($0)?.state == .failed } }
+            _ = try await queue.retryNow(id: nil, accountId: id, now: Date())
+            let bothFailed = try await eventually {
+                let states = [try await queue.upload(first)?.state, try await queue.upload(second)?.state]
+                return states == [.failed, .failed]
+            }
             #expect(bothFailed)
-            #expect(try queue.entry(first)?.lastError?.contains("another object") ?? false)
+            #expect(try await queue.upload(first)?.lastError?.contains("another object") ?? false)
             let rclone = try TestServers.rclone()
             #expect(try await rclone.headObject(key: "\(id)/first.mp3") == nil)
             #expect(try await rclone.headObject(key: "\(id)/second.mp3") == nil)
@@ -211,20 +207,35 @@ struct SpoolReplayTests {
     }
 
     /// Writes a spool file for `key` and queues it, as a store that S3 refused would have.
-    static func spoolDirectly(_ gateway: TestGateway, accountId: String, key: String, bytes: [UInt8], due: Bool = true) throws -> Int64 {
+    static func spoolDirectly(_ gateway: TestGateway, accountId: String, key: String, bytes: [UInt8], due: Bool = true) async throws -> Int64 {
         let header = SpoolFile.Header(accountId: accountId, objectKey: key, requestPath: key, contentType: "audio/mpeg", metadata: [:])
-        let writer = try #require(gateway.runtime.spool.begin(header: header))
+        let writer = try #require(gateway.runtime.ledger.spool.begin(header: header))
         try bytes.withUnsafeBytes { try writer.write($0) }
         let (size, checksum) = try writer.finish(durable: true)
-        let entry = try gateway.runtime.queue.enqueue(
-            accountId: accountId,
-            objectKey: key,
-            requestPath: key,
-            spoolFile: (writer.path as NSString).lastPathComponent,
-            size: size,
-            checksum: checksum,
-            lastError: nil,
-            firstAttemptAt: due ? Date() : Date().addingTimeInterval(3600)
+        let now = Date()
+        let entry = try await gateway.runtime.storage.enqueue(
+            QueuedUpload(
+                accountId: accountId,
+                objectKey: key,
+                requestPath: key,
+                spoolFile: (writer.path as NSString).lastPathComponent,
+                size: size,
+                checksum: checksum,
+                nextAttemptAt: due ? now : now.addingTimeInterval(3600),
+                lastError: nil,
+                createdAt: now,
+                updatedAt: now
+            ),
+            indexing: StoredObject(
+                accountId: accountId,
+                requestPath: key,
+                objectKey: key,
+                size: size,
+                checksum: checksum,
+                etag: nil,
+                contentType: "audio/mpeg",
+                storedAt: now
+            )
         )
         return try #require(entry.id)
     }

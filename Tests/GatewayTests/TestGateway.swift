@@ -49,7 +49,7 @@ struct TestGateway: Sendable {
         var s3 = S3ClientConfiguration()
         s3.retry = RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(10), maxDelay: .milliseconds(50))
         let masterKey = MasterKey.generateEncoded()
-        let runtime = try await GatewayRuntime.open(
+        let runtime = try await GatewayBootstrap.open(
             config: config,
             environment: [MasterKey.environmentVariable: masterKey],
             s3Configuration: s3,
@@ -109,7 +109,7 @@ struct TestGateway: Sendable {
         input.accessKeyId = accessKeyId
         input.secretAccessKey = secret
         configure(&input)
-        let (_, token) = try runtime.accounts.add(accountId: id, input)
+        let (_, token) = try await runtime.accounts.add(accountId: id, input)
         try await runtime.reloadAccounts()
         return token
     }
@@ -174,26 +174,5 @@ struct TestGateway: Sendable {
     func follow(_ answer: Answer) async throws -> Answer {
         guard let location = answer.header("location") else { return answer }
         return try await send(.GET, location)
-    }
-}
-
-enum TestEnvironment {
-    static func host(of variable: String) throws -> String {
-        let endpoint = try TestServers.environment(variable)
-        return String(endpoint.dropFirst("http://".count))
-    }
-
-    static func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
-        var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-        return (0..<count).map { _ in
-            state ^= state << 13
-            state ^= state >> 7
-            state ^= state << 17
-            return UInt8(truncatingIfNeeded: state)
-        }
-    }
-
-    static func accountId() -> String {
-        (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
     }
 }

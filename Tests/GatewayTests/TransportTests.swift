@@ -170,13 +170,13 @@ struct TransportTests {
     @Test func accountsChangedByAnotherProcessAreServedWithinSeconds() async throws {
         try await TestGateway.with { gateway in
             // What `recording-gateway accounts add` does while `serve` runs: its own connection to the database.
-            let database = try AppDatabase.open(dataDirectory: gateway.runtime.config.dataDir)
+            let database = try SQLiteDatabase.open(dataDirectory: gateway.runtime.config.dataDir)
             let key = try MasterKey.load(
                 dataDirectory: gateway.runtime.config.dataDir,
                 environment: [MasterKey.environmentVariable: gateway.masterKey],
                 mayCreate: false
             )
-            let otherProcess = AccountStore(database: database, masterKey: key)
+            let otherProcess = AccountRegistry(storage: database, masterKey: key)
             let account = TestEnvironment.accountId()
             var input = AccountInput()
             input.name = "Added elsewhere"
@@ -186,14 +186,14 @@ struct TransportTests {
             input.pathStyle = true
             input.accessKeyId = try TestServers.environment("RG_RCLONE_ACCESS_KEY")
             input.secretAccessKey = try TestServers.environment("RG_RCLONE_SECRET_KEY")
-            let (_, token) = try otherProcess.add(accountId: account, input)
+            let (_, token) = try await otherProcess.add(accountId: account, input)
             var status = 0
             for _ in 0..<30 where status != 201 {
                 status = try await gateway.send(.PUT, "/k/\(token)/\(account)/elsewhere.mp3", body: [1, 2, 3]).status
                 if status != 201 { try await Task.sleep(for: .milliseconds(200)) }
             }
             #expect(status == 201)
-            try otherProcess.remove(account)
+            try await otherProcess.remove(account)
             for _ in 0..<30 where status != 401 {
                 try await Task.sleep(for: .milliseconds(200))
                 status = try await gateway.send(.PUT, "/k/\(token)/\(account)/elsewhere.mp3", body: [1]).status
@@ -207,25 +207,25 @@ struct TransportTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var config = GatewayConfig()
         config.dataDir = directory
-        let first = try await GatewayRuntime.open(config: config, environment: [:])
-        var input = AccountStoreTests.input()
+        let first = try await GatewayBootstrap.open(config: config, environment: [:])
+        var input = AccountRegistryTests.input()
         input.host = "127.0.0.1:9"
-        _ = try first.accounts.add(accountId: AccountStoreTests.id, input)
+        _ = try await first.accounts.add(accountId: AccountRegistryTests.id, input)
         try await first.http.shutdown()
         let keyFile = directory + "/" + MasterKey.fileName
-        let before = try [keyFile, directory + "/" + AppDatabase.fileName].map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
+        let before = try [keyFile, directory + "/" + SQLiteDatabase.fileName].map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
 
         await #expect(throws: MasterKeyError.self) {
-            _ = try await GatewayRuntime.open(config: config, environment: [MasterKey.environmentVariable: MasterKey.generateEncoded()])
+            _ = try await GatewayBootstrap.open(config: config, environment: [MasterKey.environmentVariable: MasterKey.generateEncoded()])
         }
         try FileManager.default.moveItem(atPath: keyFile, toPath: keyFile + ".moved")
-        await #expect(throws: MasterKeyError.self) { _ = try await GatewayRuntime.open(config: config, environment: [:]) }
+        await #expect(throws: MasterKeyError.self) { _ = try await GatewayBootstrap.open(config: config, environment: [:]) }
         #expect(!FileManager.default.fileExists(atPath: keyFile), "no new key was made over sealed secrets")
         try FileManager.default.moveItem(atPath: keyFile + ".moved", toPath: keyFile)
-        let after = try [keyFile, directory + "/" + AppDatabase.fileName].map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
+        let after = try [keyFile, directory + "/" + SQLiteDatabase.fileName].map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
         #expect(before == after)
         // `first` still owns the spool directory; this opens beside it, as the queue commands do.
-        let again = try await GatewayRuntime.open(config: config, environment: [:], ownsSpool: false)
+        let again = try await GatewayBootstrap.open(config: config, environment: [:], ownsSpool: false)
         #expect(again.accountCount == 1)
         try await again.http.shutdown()
     }

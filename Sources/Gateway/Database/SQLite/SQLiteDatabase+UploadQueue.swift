@@ -1,0 +1,205 @@
+public import Foundation
+public import GRDB
+
+extension QueuedUpload: FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "upload_queue"
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+extension SQLiteDatabase {
+    public func enqueue(_ upload: QueuedUpload, indexing object: StoredObject) async throws -> QueuedUpload {
+        try enqueueNow(upload, indexing: object)
+    }
+
+    private func enqueueNow(_ upload: QueuedUpload, indexing object: StoredObject) throws -> QueuedUpload {
+        var entry = upload
+        // The row is what acknowledges the recording: it must survive a power cut, not only a crash, so
+        // this one commit waits for the WAL to reach the disk (the rest of the database runs NORMAL).
+        try writer.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            defer { try? db.execute(sql: "PRAGMA synchronous = NORMAL") }
+            try db.inTransaction(.immediate) {
+                try entry.insert(db)
+                try object.save(db)
+                return .commit
+            }
+        }
+        return entry
+    }
+
+    public func claimDue(limit: Int, now: Date, excludingAccounts excluded: Set<String>, onePerAccount: Bool) async throws -> [QueuedUpload] {
+        try writeNow { db in
+            var request = QueuedUpload.filter(Column("state") == QueuedUpload.State.pending.rawValue && Column("next_attempt_at") <= now)
+            if !excluded.isEmpty { request = request.filter(!excluded.contains(Column("account_id"))) }
+            request = request.order(Column("next_attempt_at"), Column("id"))
+            var due: [QueuedUpload] = []
+            if onePerAccount {
+                var accounts = Set<String>()
+                let cursor = try request.fetchCursor(db)
+                while due.count < limit, let entry = try cursor.next() {
+                    if accounts.insert(entry.accountId).inserted { due.append(entry) }
+                }
+            } else {
+                due = try request.limit(limit).fetchAll(db)
+            }
+            return try due.map { entry in try Self.claim(entry, now: now, db) }
+        }
+    }
+
+    public func claim(_ id: Int64, now: Date) async throws -> QueuedUpload? {
+        try writeNow { db in
+            guard let entry = try QueuedUpload.fetchOne(db, key: id), entry.state == .pending else { return nil }
+            return try Self.claim(entry, now: now, db)
+        }
+    }
+
+    private static func claim(_ entry: QueuedUpload, now: Date, _ db: Database) throws -> QueuedUpload {
+        var claimed = entry
+        claimed.state = .uploading
+        claimed.attempts += 1
+        claimed.updatedAt = now
+        try claimed.update(db)
+        return claimed
+    }
+
+    public func markStored(_ id: Int64, indexing object: StoredObject, now: Date) async throws {
+        try set(
+            id,
+            now: now,
+            also: { db in try object.save(db) },
+            { entry in
+                entry.state = .stored
+                entry.lastError = nil
+            }
+        )
+    }
+
+    public func markFailed(_ id: Int64, reason: String, now: Date) async throws {
+        try set(id, now: now) {
+            $0.state = .failed
+            $0.lastError = reason
+        }
+    }
+
+    public func reschedule(_ id: Int64, error: String, nextAttempt: Date, now: Date) async throws {
+        try set(id, now: now) {
+            $0.state = .pending
+            $0.lastError = error
+            $0.nextAttemptAt = nextAttempt
+        }
+    }
+
+    public func recoverInterrupted(now: Date) async throws -> Int {
+        try writeNow { db in
+            try QueuedUpload.filter(Column("state") == QueuedUpload.State.uploading.rawValue)
+                .updateAll(db, Column("state").set(to: QueuedUpload.State.pending.rawValue), Column("updated_at").set(to: now))
+        }
+    }
+
+    public func retryNow(id: Int64?, accountId: String?, now: Date) async throws -> Int {
+        try writeNow { db in
+            var request = QueuedUpload.filter([QueuedUpload.State.pending.rawValue, QueuedUpload.State.failed.rawValue].contains(Column("state")))
+            if let id { request = request.filter(Column("id") == id) }
+            if let accountId { request = request.filter(Column("account_id") == accountId) }
+            let accounts = try String.fetchSet(db, request.select(Column("account_id"), as: String.self).distinct())
+            if id == nil && accountId == nil {
+                try db.execute(sql: "DELETE FROM account_pause")
+            } else {
+                for account in accounts.union(accountId.map { [$0] } ?? []) {
+                    try db.execute(sql: "DELETE FROM account_pause WHERE account_id = ?", arguments: [account])
+                }
+            }
+            return try request.updateAll(
+                db,
+                Column("state").set(to: QueuedUpload.State.pending.rawValue),
+                Column("next_attempt_at").set(to: now),
+                Column("updated_at").set(to: now)
+            )
+        }
+    }
+
+    public func delete(_ id: Int64) async throws {
+        _ = try writeNow { db in try QueuedUpload.deleteOne(db, key: id) }
+    }
+
+    public func pause(accountId: String, reason: String, registryRevision: Int?, now: Date) async throws -> Bool {
+        try writeNow { db in
+            if let registryRevision {
+                guard try Self.registryRevision(db) == registryRevision else { return false }
+            }
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO account_pause (account_id, reason, paused_at) VALUES (?, ?, ?)",
+                arguments: [accountId, reason, now]
+            )
+            return true
+        }
+    }
+
+    public func pausedAccounts() async throws -> [String: String] {
+        try readNow { db in
+            var paused: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT account_id, reason FROM account_pause") { paused[row[0]] = row[1] }
+            return paused
+        }
+    }
+
+    public func upload(_ id: Int64) async throws -> QueuedUpload? {
+        try readNow { db in try QueuedUpload.fetchOne(db, key: id) }
+    }
+
+    public func uploads(state: QueuedUpload.State?, accountId: String?, limit: Int?) async throws -> [QueuedUpload] {
+        try readNow { db in
+            var request = QueuedUpload.all()
+            if let state { request = request.filter(Column("state") == state.rawValue) }
+            if let accountId { request = request.filter(Column("account_id") == accountId) }
+            request = request.order(Column("id"))
+            if let limit { request = request.limit(limit) }
+            return try request.fetchAll(db)
+        }
+    }
+
+    public func referencedSpoolFiles() async throws -> Set<String> {
+        try readNow { db in
+            Set(try String.fetchAll(db, sql: "SELECT spool_file FROM upload_queue WHERE state != 'stored'"))
+        }
+    }
+
+    public func queueSnapshot(now: Date) async throws -> QueueSnapshot {
+        try readNow { db in
+            var counts: [QueuedUpload.State: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, count(*) FROM upload_queue GROUP BY state") {
+                if let state = QueuedUpload.State(rawValue: row[0]) { counts[state] = row[1] }
+            }
+            let oldest = try Date.fetchOne(db, sql: "SELECT min(created_at) FROM upload_queue WHERE state = 'pending'")
+            let paused = try String.fetchSet(db, sql: "SELECT account_id FROM account_pause")
+            return QueueSnapshot(counts: counts, oldestPendingAge: oldest.map { now.timeIntervalSince($0) }, paused: paused)
+        }
+    }
+
+    public func waitingCountsByAccount() async throws -> [String: [QueuedUpload.State: Int]] {
+        try readNow { db in
+            var counts: [String: [QueuedUpload.State: Int]] = [:]
+            let sql = """
+                SELECT account_id, state, count(*) FROM upload_queue WHERE state IN ('pending', 'uploading', 'failed')
+                GROUP BY account_id, state
+                """
+            for row in try Row.fetchAll(db, sql: sql) {
+                if let state = QueuedUpload.State(rawValue: row[1]) { counts[row[0], default: [:]][state] = row[2] }
+            }
+            return counts
+        }
+    }
+
+    private func set(_ id: Int64, now: Date, also: (Database) throws -> Void = { _ in }, _ change: (inout QueuedUpload) -> Void) throws {
+        try writeNow { db in
+            guard var entry = try QueuedUpload.fetchOne(db, key: id) else { return }
+            change(&entry)
+            entry.updatedAt = now
+            try entry.update(db)
+            try also(db)
+        }
+    }
+}

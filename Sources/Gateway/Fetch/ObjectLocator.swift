@@ -1,0 +1,82 @@
+import KazooWire
+import Synchronization
+
+/// Finds the object a fetch means: the longest stored request path that prefixes the fetched one
+/// (KAZOO fetches the stored URL plus the path again plus a metadata query, KAZOO.md).
+///
+/// Recently stored and recently fetched paths are kept in memory (bounded, oldest out first) in front
+/// of the object index, so that the fetches that follow stores cost no database read; the event-loop
+/// redirect path (`FastRedirectHandler`) uses only this memory and leaves misses to the full route.
+final class ObjectLocator: Sendable {
+    struct Location: Sendable, Hashable {
+        var key: String
+        var contentType: String?
+    }
+
+    struct Recent: Sendable {
+        var entries: [String: Location] = [:]
+        var order: [String] = []
+        var head = 0
+    }
+
+    let index: any ObjectIndexStorage
+    let capacity: Int
+    private let recent = Mutex(Recent())
+
+    init(index: any ObjectIndexStorage, capacity: Int = 50_000) {
+        self.index = index
+        self.capacity = capacity
+    }
+
+    static func cacheKey(_ accountId: String, _ path: some StringProtocol) -> String { accountId + " " + path }
+
+    /// Remembers a stored (or resolved) path.
+    func remember(accountId: String, requestPath: String, location: Location) {
+        let key = Self.cacheKey(accountId, requestPath)
+        recent.withLock { recent in
+            if recent.entries.updateValue(location, forKey: key) != nil { return }
+            if recent.order.count < capacity {
+                recent.order.append(key)
+            } else {
+                recent.entries[recent.order[recent.head]] = nil
+                recent.order[recent.head] = key
+                recent.head = (recent.head + 1) % capacity
+            }
+        }
+    }
+
+    /// The longest remembered prefix of `segments`, without touching the database.
+    func remembered(accountId: String, segments: [String]) -> Location? {
+        var prefixes: [String] = []
+        prefixes.reserveCapacity(segments.count)
+        var path = ""
+        for segment in segments {
+            path = path.isEmpty ? segment : path + "/" + segment
+            prefixes.append(Self.cacheKey(accountId, path))
+        }
+        return recent.withLock { recent in
+            for prefix in prefixes.reversed() {
+                if let location = recent.entries[prefix] { return location }
+            }
+            return nil
+        }
+    }
+
+    /// The object for `segments`: remembered, else indexed, else the first half of a doubled path,
+    /// else the whole path (objects stored before the index existed, or by another gateway).
+    /// A path that cannot name an object is an `ObjectKeyError`.
+    func locate(accountId: String, keyPrefix: String, segments: [String]) async throws -> Location {
+        if let location = remembered(accountId: accountId, segments: segments) { return location }
+        if let stored = try await index.longestStoredPrefix(accountId: accountId, segments: segments) {
+            let location = Location(key: stored.key, contentType: stored.contentType)
+            remember(accountId: accountId, requestPath: stored.requestPath, location: location)
+            return location
+        }
+        var path = segments
+        let half = path.count / 2
+        if path.count % 2 == 0, half > 0, path[..<half].elementsEqual(path[half...]) {
+            path = Array(path[..<half])
+        }
+        return Location(key: try ObjectKey.key(prefix: keyPrefix, segments: path), contentType: nil)
+    }
+}

@@ -1,0 +1,193 @@
+import Foundation
+import Hummingbird
+import KazooWire
+import Logging
+import S3
+import Spool
+
+/// `PUT`/`POST /k/<token>/<path>`: streams the body into the account's bucket and, at the same time,
+/// into an encrypted spool file (write-ahead). 201 once S3 confirmed the object (the spool file is
+/// removed, never fsync'd); if S3 fails, the rest of the body goes to the spool file, which is made
+/// durable and queued for replay before the answer is 202. Without a spool file (spooling off, disk
+/// full, quota) an S3 failure is a 503: nothing is acknowledged that is not safe.
+struct StoreRoute: Sendable {
+    let uploader: MultipartUploader
+    let ledger: RecordingLedger
+    let maxRequestBytes: Int
+    let metrics: GatewayMetrics
+
+    func store(_ request: Request, context: GatewayContext, auth: RequestAuthentication, logger: Logger) async throws -> Response {
+        let account = auth.entry.account
+        let key: String
+        do {
+            key = try ObjectKey.key(prefix: account.keyPrefix, segments: auth.segments)
+        } catch {
+            throw GatewayError.badPath(error.message)
+        }
+        let declared = request.headers[.contentLength].flatMap { Int($0) }
+        if let declared, declared > maxRequestBytes {
+            throw GatewayError(.contentTooLarge, "too_large", "the body is \(declared) bytes; this gateway takes at most \(maxRequestBytes)")
+        }
+        let requestType = request.headers[.contentType]
+        let boundary = requestType.flatMap(KazooMultipartParser.boundary(fromContentType:))
+        // Accepted: now the client may send the body.
+        await context.acceptBody()
+
+        var body = StoreBody(
+            source: request.body.makeAsyncIterator(),
+            declaredLength: declared,
+            limit: maxRequestBytes,
+            multipartBoundary: boundary
+        )
+        let started = ContinuousClock.now
+        do {
+            try await body.readToFilePart()
+            var options = account.objectOptions
+            let partType = boundary == nil ? requestType : body.fileHeaders?.contentType
+            options.contentType = partType.flatMap { $0.isEmpty ? nil : $0 } ?? ContentTypes.guess(forKey: key)
+            options.metadata = RecordingMetadata.build(
+                query: RecordingMetadata.queryPairs(request.uri.query),
+                json: boundary == nil ? nil : body.json
+            )
+            let requestPath = auth.segments.joined(separator: "/")
+            let writer = ledger.received(
+                SpoolFile.Header(
+                    accountId: account.accountId,
+                    objectKey: key,
+                    requestPath: requestPath,
+                    contentType: options.contentType,
+                    metadata: options.metadata
+                )
+            )
+            let spooling = SpoolingBody(body: body, writer: writer, logger: logger)
+            let result: UploadResult
+            do {
+                result = try await uploader.upload(spooling, to: auth.entry.client, key: key, options: options, expectedLength: declared)
+            } catch let error where Self.isS3Failure(error) {
+                return try await spoolAfterFailure(
+                    error,
+                    spooling,
+                    account: account,
+                    key: key,
+                    requestPath: requestPath,
+                    options: options,
+                    logger: logger
+                )
+            } catch {
+                ledger.abandoned(spooling.writer)
+                body = spooling.body
+                throw error
+            }
+            body = spooling.body
+            let stored = StoredObject(
+                accountId: account.accountId,
+                requestPath: requestPath,
+                objectKey: key,
+                size: result.size,
+                checksum: result.checksum,
+                etag: result.etag,
+                contentType: options.contentType,
+                storedAt: Date()
+            )
+            await ledger.stored(stored, spoolFile: spooling.writer, logger: logger)
+            let elapsed = ContinuousClock.now - started
+            logger.info(
+                "stored",
+                metadata: [
+                    "key": "\(key)", "bytes": "\(result.size)", "parts": "\(result.parts)",
+                    "ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+                ]
+            )
+            metrics.store(.stored, bytes: result.size, duration: elapsed)
+            return Self.created(stored)
+        } catch let error as StoreBodyError {
+            throw Self.refusal(error, logger: logger)
+        } catch let error as MultipartError {
+            logger.notice("malformed multipart body: \(error.message)")
+            throw GatewayError(.badRequest, "malformed_body", error.message)
+        } catch let error as GatewayError {
+            throw error
+        } catch {
+            // Most often the client went away mid-body; the upload was abandoned and nothing was stored.
+            logger.notice("store abandoned: \(error)", metadata: ["key": "\(key)", "received": "\(body.received)"])
+            throw GatewayError(.badRequest, "body_incomplete", "the body could not be read to its end; nothing was stored")
+        }
+    }
+
+    /// S3 (or the way to it) failed, not the request: the spool can take over.
+    static func isS3Failure(_ error: any Error) -> Bool { error is S3Error || error is UploadError }
+
+    /// S3 failed: with a spool file, reads the rest of the body into it and hands it to the ledger, which
+    /// makes it durable and queues it (and indexes it, so fetches find it); then 202. Without one, 503.
+    func spoolAfterFailure<Source>(
+        _ error: any Error,
+        _ spooling: SpoolingBody<Source>,
+        account: Account,
+        key: String,
+        requestPath: String,
+        options: S3ObjectOptions,
+        logger: Logger
+    ) async throws -> Response {
+        let s3Code = (error as? S3Error)?.code ?? "upload"
+        guard spooling.writer != nil else {
+            logger.error("S3 did not take the recording and it could not be spooled: \(error)", metadata: ["key": "\(key)", "s3_code": "\(s3Code)"])
+            throw GatewayError(.serviceUnavailable, "s3_unavailable", "the bucket did not take the recording (\(error)); not stored, send it again")
+        }
+        do {
+            try await spooling.drain()
+        } catch {
+            ledger.abandoned(spooling.writer)
+            throw error
+        }
+        do {
+            // A spool write that failed while draining (disk full, quota) dropped the writer.
+            guard let writer = spooling.writer else { throw SpoolWriteError(path: ledger.spool.settings.directory, errno: ENOSPC) }
+            let entry = try await ledger.spooled(
+                writer,
+                accountId: account.accountId,
+                key: key,
+                requestPath: requestPath,
+                contentType: options.contentType,
+                reason: "\(error)"
+            )
+            logger.warning(
+                "S3 did not take the recording; spooled for replay: \(error)",
+                metadata: ["key": "\(key)", "bytes": "\(entry.size)", "queue_id": "\(entry.id ?? 0)", "s3_code": "\(s3Code)"]
+            )
+            metrics.store(.spooled)
+            return JSONResponse.make(
+                .accepted,
+                ["spooled": ["key": key, "size": entry.size, "checksum": entry.checksum, "queue_id": entry.id ?? 0]],
+                noStore: false
+            )
+        } catch {
+            ledger.abandoned(spooling.writer)
+            logger.error("S3 did not take the recording and spooling it failed: \(error)", metadata: ["key": "\(key)", "s3_code": "\(s3Code)"])
+            throw GatewayError(
+                .serviceUnavailable,
+                "s3_unavailable",
+                "the bucket did not take the recording and it could not be kept for later; not stored, send it again"
+            )
+        }
+    }
+
+    static func refusal(_ error: StoreBodyError, logger: Logger) -> GatewayError {
+        switch error {
+        case .truncated(let received, let declared):
+            logger.notice("truncated body", metadata: ["received": "\(received)", "declared": "\(declared)"])
+            return GatewayError(.badRequest, "truncated", "the body ended after \(received) of \(declared) bytes; nothing was stored")
+        case .tooLarge(let limit):
+            return GatewayError(.contentTooLarge, "too_large", "the body is larger than this gateway takes (\(limit) bytes); nothing was stored")
+        case .malformed(let message):
+            return GatewayError(.badRequest, "malformed_body", message)
+        }
+    }
+
+    static func created(_ object: StoredObject) -> Response {
+        JSONResponse.make(
+            .created,
+            ["stored": ["key": object.objectKey, "size": object.size, "checksum": object.checksum, "etag": object.etag ?? ""]],
+            noStore: false
+        )
+    }
+}

@@ -1,0 +1,264 @@
+import Foundation
+import Testing
+
+@testable import Gateway
+
+/// What every storage behind the seam must do (accounts, the object index, the upload queue, paused
+/// accounts), written against the protocols and run on each implementation: SQLite now; a second one
+/// (PostgreSQL) adds its case to `StorageKind`.
+struct StorageContractTests {
+    enum StorageKind: String, CaseIterable, CustomTestStringConvertible {
+        case sqlite
+        var testDescription: String { rawValue }
+
+        func make() throws -> any GatewayStorage {
+            switch self {
+            case .sqlite: try SQLiteDatabase.inMemory()
+            }
+        }
+    }
+
+    static let first = "0123456789abcdef0123456789abcdef"
+    static let second = "fedcba9876543210fedcba9876543210"
+    static let start = Date(timeIntervalSince1970: 1_800_000_000)
+
+    static func record(_ id: String, name: String = "Clinic", token: String = "hash") -> AccountRecord {
+        AccountRecord(
+            accountId: id,
+            name: name,
+            bucket: "bucket",
+            host: "s3.us-west-1.amazonaws.com",
+            region: nil,
+            scheme: "https",
+            pathStyle: false,
+            accessKeyId: "AKIDEXAMPLE",
+            sealedSecret: Data([1, 2, 3]),
+            keyPrefix: "",
+            sse: "AES256",
+            kmsKeyId: nil,
+            storageClass: nil,
+            downloadMode: "redirect",
+            presignExpirySeconds: nil,
+            enabled: true,
+            tokenHash: token + id,
+            createdAt: start,
+            updatedAt: start
+        )
+    }
+
+    static func object(_ path: String, account: String = first, key: String? = nil, at time: Date = start) -> StoredObject {
+        StoredObject(
+            accountId: account,
+            requestPath: path,
+            objectKey: key ?? "rec/" + path,
+            size: 1,
+            checksum: "sha256:" + path,
+            etag: nil,
+            contentType: "audio/mpeg",
+            storedAt: time
+        )
+    }
+
+    static func enqueue(
+        _ queue: any UploadQueueStorage,
+        _ name: String,
+        account: String,
+        lastError: String?,
+        at time: Date
+    ) async throws
+        -> QueuedUpload
+    {
+        try await queue.enqueue(
+            QueuedUpload(
+                accountId: account,
+                objectKey: name,
+                requestPath: name,
+                spoolFile: name + ".spool",
+                size: 1,
+                checksum: "sha256:" + name,
+                nextAttemptAt: time,
+                lastError: lastError,
+                createdAt: time,
+                updatedAt: time
+            ),
+            indexing: object(name, account: account, key: name, at: time)
+        )
+    }
+
+    // MARK: Accounts
+
+    @Test(arguments: StorageKind.allCases)
+    func accountsAreAddedOnceChangedInOneStepAndEveryChangeMovesTheRevision(_ kind: StorageKind) async throws {
+        let storage = try kind.make()
+        let before = try await storage.registryRevision()
+        #expect(try await storage.insertAccount(Self.record(Self.first, name: "B")))
+        #expect(try await storage.insertAccount(Self.record(Self.first, name: "other")) == false, "an existing id is refused")
+        #expect(try await storage.account(Self.first)?.name == "B", "and changes nothing")
+        #expect(try await storage.insertAccount(Self.record(Self.second, name: "A")))
+        let added = try await storage.registryRevision()
+        #expect(added > before)
+        #expect(try await storage.accounts().map(\.accountId) == [Self.second, Self.first], "by name")
+
+        let updated = try await storage.updateAccount(Self.first) { $0.name = "C" }
+        #expect(updated?.name == "C")
+        #expect(try await storage.account(Self.first)?.name == "C")
+        #expect(try await storage.updateAccount("missing") { $0.name = "x" } == nil)
+        let changed = try await storage.registryRevision()
+        #expect(changed > added)
+
+        #expect(try await storage.deleteAccount(Self.first))
+        #expect(try await storage.deleteAccount(Self.first) == false)
+        let (revision, records) = try await storage.accountsWithRevision()
+        #expect(revision > changed)
+        #expect(records.map(\.accountId) == [Self.second])
+    }
+
+    @Test(arguments: StorageKind.allCases)
+    func aFailedChangeChangesNothing(_ kind: StorageKind) async throws {
+        struct Refused: Error {}
+        let storage = try kind.make()
+        #expect(try await storage.insertAccount(Self.record(Self.first, name: "B")))
+        let revision = try await storage.registryRevision()
+        await #expect(throws: Refused.self) {
+            _ = try await storage.updateAccount(Self.first) { record in
+                record.name = "changed"
+                throw Refused()
+            }
+        }
+        #expect(try await storage.account(Self.first)?.name == "B")
+        #expect(try await storage.registryRevision() == revision)
+    }
+
+    @Test(arguments: StorageKind.allCases)
+    func theMasterKeyCheckValueIsStoredOnce(_ kind: StorageKind) async throws {
+        let storage = try kind.make()
+        #expect(try await storage.holdsSealedSecrets() == false)
+        #expect(try await storage.masterKeyCheckValue() == nil)
+        #expect(try await storage.storeMasterKeyCheckValue(Data([1])) == Data([1]))
+        #expect(try await storage.storeMasterKeyCheckValue(Data([2])) == Data([1]), "the first value stays")
+        #expect(try await storage.masterKeyCheckValue() == Data([1]))
+        #expect(try await storage.holdsSealedSecrets())
+    }
+
+    // MARK: The object index
+
+    @Test(arguments: StorageKind.allCases)
+    func theLongestStoredPrefixOfAFetchedPathIsFound(_ kind: StorageKind) async throws {
+        let storage = try kind.make()
+        try await storage.record(Self.object("a"))
+        try await storage.record(Self.object("a/b.mp3"))
+        try await storage.record(Self.object("a/b.mp3", account: Self.second, key: "other"))
+        let found = try await storage.longestStoredPrefix(accountId: Self.first, segments: ["a", "b.mp3", "a", "b.mp3"])
+        #expect(found == IndexedPath(requestPath: "a/b.mp3", key: "rec/a/b.mp3", contentType: "audio/mpeg"))
+        #expect(try await storage.longestStoredPrefix(accountId: Self.first, segments: ["x"]) == nil)
+        #expect(try await storage.longestStoredPrefix(accountId: Self.first, segments: []) == nil)
+        // The same path again is the same object: replaced, not doubled.
+        try await storage.record(Self.object("a/b.mp3", key: "rec/new"))
+        #expect(try await storage.longestStoredPrefix(accountId: Self.first, segments: ["a", "b.mp3"])?.key == "rec/new")
+        #expect(try await storage.objectCount(accountId: Self.first) == 2)
+    }
+
+    @Test(arguments: StorageKind.allCases)
+    func lastStoreTimesArePerAccount(_ kind: StorageKind) async throws {
+        let storage = try kind.make()
+        try await storage.record(Self.object("a", at: Self.start))
+        try await storage.record(Self.object("b", at: Self.start.addingTimeInterval(60)))
+        let times = try await storage.lastStoreTimes(accountIds: [Self.first, Self.second])
+        #expect(times == [Self.first: Self.start.addingTimeInterval(60)])
+    }
+
+    // MARK: The upload queue and paused accounts
+
+    @Test(arguments: StorageKind.allCases)
+    func aPauseIsNotAppliedWhenTheAccountsChangedDuringTheAttempt(_ kind: StorageKind) async throws {
+        let queue = try kind.make()
+        // The attempt used credentials loaded at this revision; the accounts change meanwhile.
+        let attempted = try await queue.registryRevision()
+        #expect(try await queue.insertAccount(Self.record(Self.second)))
+        let now = try await queue.registryRevision()
+        #expect(try await queue.pause(accountId: Self.first, reason: "SignatureDoesNotMatch", registryRevision: attempted, now: Self.start) == false)
+        #expect(try await queue.pausedAccounts().isEmpty)
+        #expect(try await queue.pause(accountId: Self.first, reason: "SignatureDoesNotMatch", registryRevision: now, now: Self.start))
+        #expect(try await queue.pause(accountId: Self.first, reason: "later reason", registryRevision: nil, now: Self.start))
+        #expect(try await queue.pausedAccounts() == [Self.first: "SignatureDoesNotMatch"], "the first reason stays")
+        // `retryNow` for the account's rows resumes it.
+        _ = try await queue.retryNow(id: nil, accountId: Self.first, now: Self.start)
+        #expect(try await queue.pausedAccounts().isEmpty)
+    }
+
+    @Test(arguments: StorageKind.allCases)
+    func changingAnAccountResumesItsReplays(_ kind: StorageKind) async throws {
+        let storage = try kind.make()
+        #expect(try await storage.insertAccount(Self.record(Self.first)))
+        #expect(try await storage.pause(accountId: Self.first, reason: "InvalidAccessKeyId", registryRevision: nil, now: Self.start))
+        _ = try await storage.updateAccount(Self.first) { $0.sealedSecret = Data([9]) }
+        #expect(try await storage.pausedAccounts().isEmpty)
+    }
+
+    @Test(arguments: StorageKind.allCases)
+    func claimingOnePerAccountTakesTheOldestRowOfEach(_ kind: StorageKind) async throws {
+        let queue = try kind.make()
+        let a1 = try await Self.enqueue(queue, "a1", account: Self.first, lastError: nil, at: Self.start)
+        _ = try await Self.enqueue(queue, "a2", account: Self.first, lastError: nil, at: Self.start.addingTimeInterval(1))
+        let b1 = try await Self.enqueue(queue, "b1", account: Self.second, lastError: nil, at: Self.start.addingTimeInterval(2))
+        let claimed = try await queue.claimDue(limit: 5, now: Self.start.addingTimeInterval(10), excludingAccounts: [], onePerAccount: true)
+        #expect(claimed.map(\.id) == [a1.id, b1.id])
+    }
+
+    @Test(arguments: StorageKind.allCases)
+    func dueRowsAreClaimedOnceOldestFirstAndSkipPausedAccounts(_ kind: StorageKind) async throws {
+        let queue = try kind.make()
+        let start = Self.start
+        let a = try await Self.enqueue(queue, "a", account: Self.first, lastError: nil, at: start)
+        let b = try await Self.enqueue(queue, "b", account: Self.second, lastError: "SlowDown", at: start.addingTimeInterval(1))
+        #expect(a.id != nil && b.id != nil)
+        #expect(try await queue.longestStoredPrefix(accountId: Self.first, segments: ["a"])?.key == "a", "enqueued with its index row")
+        #expect(try await queue.claimDue(limit: 10, now: start.addingTimeInterval(-1), excludingAccounts: [], onePerAccount: false).isEmpty)
+
+        let claimed = try await queue.claimDue(limit: 10, now: start.addingTimeInterval(5), excludingAccounts: [Self.second], onePerAccount: false)
+        #expect(claimed.map(\.objectKey) == ["a"])
+        #expect(claimed.first?.state == .uploading)
+        #expect(claimed.first?.attempts == 1)
+        #expect(try await queue.claimDue(limit: 10, now: start.addingTimeInterval(5), excludingAccounts: [Self.second], onePerAccount: false).isEmpty)
+
+        let id = try #require(a.id)
+        try await queue.reschedule(id, error: "InternalError", nextAttempt: start.addingTimeInterval(60), now: start.addingTimeInterval(6))
+        #expect(
+            try await queue.claimDue(limit: 10, now: start.addingTimeInterval(30), excludingAccounts: [], onePerAccount: false).map(\.objectKey) == [
+                "b"
+            ]
+        )
+        let again = try await queue.claimDue(limit: 10, now: start.addingTimeInterval(61), excludingAccounts: [], onePerAccount: false)
+        #expect(again.map(\.objectKey) == ["a"])
+        #expect(again.first?.attempts == 2)
+        #expect(again.first?.lastError == "InternalError")
+        try await queue.markStored(id, indexing: Self.object("a", key: "a-etag"), now: start.addingTimeInterval(62))
+        #expect(try await queue.uploads(state: .stored).map(\.objectKey) == ["a"])
+        #expect(try await queue.longestStoredPrefix(accountId: Self.first, segments: ["a"])?.key == "a-etag", "stored with its index row")
+        #expect(try await queue.referencedSpoolFiles() == ["b.spool"])
+        let snapshot = try await queue.queueSnapshot(now: start.addingTimeInterval(101))
+        #expect(snapshot.counts[.stored] == 1 && snapshot.counts[.uploading] == 1)
+        #expect(try await queue.waitingCountsByAccount() == [Self.second: [.uploading: 1]])
+    }
+
+    @Test(arguments: StorageKind.allCases)
+    func interruptedRowsReturnAndOperatorsCanRetry(_ kind: StorageKind) async throws {
+        let queue = try kind.make()
+        let start = Self.start
+        let row = try await Self.enqueue(queue, "a", account: Self.first, lastError: nil, at: start)
+        _ = try await queue.claimDue(limit: 1, now: start, excludingAccounts: [], onePerAccount: false)
+        #expect(try await queue.recoverInterrupted(now: start) == 1)
+        #expect(try await queue.uploads(state: .pending).count == 1)
+        let id = try #require(row.id)
+        #expect(try await queue.claim(id, now: start)?.state == .uploading)
+        #expect(try await queue.claim(id, now: start) == nil, "only a pending row is claimed")
+        try await queue.markFailed(id, reason: "spool file failed its integrity check", now: start)
+        #expect(try await queue.uploads(state: .failed, accountId: Self.first).first?.lastError == "spool file failed its integrity check")
+        #expect(try await queue.retryNow(id: nil, accountId: Self.second, now: start) == 0)
+        #expect(try await queue.retryNow(id: nil, accountId: Self.first, now: start) == 1)
+        #expect(try await queue.claimDue(limit: 5, now: start, excludingAccounts: [], onePerAccount: false).count == 1)
+        try await queue.delete(id)
+        #expect(try await queue.upload(id) == nil)
+        #expect(try await queue.uploads(state: nil, accountId: nil, limit: 1).isEmpty)
+    }
+}
