@@ -1,6 +1,4 @@
-import Crypto
 import Foundation
-import S3
 
 /// How accounts are shown to operators: text lines, JSON objects, the storage URL and the KAZOO
 /// storage document to paste. Nothing here has a secret key or a token hash to show.
@@ -12,74 +10,20 @@ public enum AccountPresentation {
         return base + "/k/" + token
     }
 
-    /// The body of `PUT /v2/accounts/{account_id}/storage` that sends the account's call recordings
-    /// to the gateway (KAZOO.md): one `http` attachment handler, verb `put`, raw bodies, and the
-    /// `call_recording` plan pointing at it. The handler id is derived from the account id, so the
-    /// document is the same each time it is printed.
+    /// The storage document (see `StorageDocument`) as a JSON object.
     public static func storageDocument(accountId: String, storageURL: String) -> [String: Any] {
-        let handlerId = String(ObjectChecksum.hex(SHA256.hash(data: Data("recording-gateway:\(accountId)".utf8))).prefix(32))
-        return [
-            "data": [
-                "attachments": [
-                    handlerId: [
-                        "handler": "http",
-                        "name": "Recording gateway",
-                        "settings": [
-                            "url": storageURL,
-                            "verb": "put",
-                            "send_multipart": false,
-                            "field_separator": "/",
-                        ] as [String: Any],
-                    ] as [String: Any]
-                ],
-                "plan": [
-                    "modb": ["types": ["call_recording": ["attachments": ["handler": handlerId]]]]
-                ],
-            ] as [String: Any]
-        ]
+        JSONObject.dictionary(StorageDocument(accountId: accountId, storageURL: storageURL))
     }
 
-    /// A newly issued token as the command line's `--json` and the admin API answer it: the account,
-    /// the token, its storage URL and the storage document (the only time the token is shown).
+    /// A newly issued token as a JSON object (see `IssuedAccountView`).
     public static func issued(_ account: Account, token: String, publicBaseURL: String) -> [String: Any] {
-        let url = storageURL(publicBaseURL: publicBaseURL, token: token)
-        return [
-            "account_id": account.accountId, "account": object(account), "token": token, "storage_url": url,
-            "storage_document": storageDocument(accountId: account.accountId, storageURL: url),
-        ]
+        JSONObject.dictionary(IssuedAccountView(account, token: token, publicBaseURL: publicBaseURL))
     }
 
-    public static func json(_ object: Any) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
-    }
+    public static func json(_ object: Any) -> String { JSONObject.text(object) }
 
-    /// The account as a JSON object (no secret, no token hash).
-    public static func object(_ account: Account) -> [String: Any] {
-        let formatter = ISO8601DateFormatter()
-        var object: [String: Any] = [
-            "account_id": account.accountId,
-            "name": account.name,
-            "bucket": account.bucket,
-            "host": account.host,
-            "scheme": account.scheme.rawValue,
-            "path_style": account.pathStyle,
-            "access_key_id": account.accessKeyId,
-            "prefix": account.keyPrefix,
-            "download": account.downloadMode.rawValue,
-            "enabled": account.enabled,
-            "created_at": formatter.string(from: account.createdAt),
-            "updated_at": formatter.string(from: account.updatedAt),
-        ]
-        object["region"] = account.region ?? NSNull()
-        object["effective_region"] = (try? account.endpoint().region) ?? NSNull()
-        object["sse"] = account.sse?.rawValue ?? NSNull()
-        object["kms_key_id"] = account.kmsKeyId ?? NSNull()
-        object["storage_class"] = account.storageClass ?? NSNull()
-        object["presign_expiry_seconds"] = account.presignExpirySeconds ?? NSNull()
-        return object
-    }
+    /// The account as a JSON object (see `AccountView`: no secret, no token hash).
+    public static func object(_ account: Account) -> [String: Any] { JSONObject.dictionary(AccountView(account)) }
 
     /// Aligned `name: value` lines.
     public static func text(_ account: Account) -> String {

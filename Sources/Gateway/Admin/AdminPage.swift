@@ -5,13 +5,15 @@ import Hummingbird
 /// admin listener without a token (the page asks for it and sends it to `/api/` only). The
 /// content security policy allows this origin's script and style only: no inline code, no CDN.
 enum AdminPage {
-    static func response(path: String) -> Response? {
+    static let paths = ["/", "/index.html", "/admin.css", "/admin.js"]
+
+    static func response(path: String) throws -> Response {
         let file: (bytes: [UInt8], type: String)
         switch path {
         case "/", "/index.html": file = (PackageResources.index_html, "text/html; charset=utf-8")
         case "/admin.css": file = (PackageResources.admin_css, "text/css; charset=utf-8")
         case "/admin.js": file = (PackageResources.admin_js, "text/javascript; charset=utf-8")
-        default: return nil
+        default: throw GatewayError(.notFound, "not_found", "no such admin route")
         }
         var headers: HTTPFields = [
             .contentType: file.type,

@@ -4,16 +4,10 @@ import Foundation
 public enum QueuePresentation {
     static func timestamp(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
 
-    public static func object(_ entry: QueuedUpload) -> [String: Any] {
-        [
-            "id": entry.id ?? 0, "account_id": entry.accountId, "key": entry.objectKey, "request_path": entry.requestPath,
-            "spool_file": entry.spoolFile, "size": entry.size, "checksum": entry.checksum, "state": entry.state.rawValue,
-            "attempts": entry.attempts, "next_attempt_at": timestamp(entry.nextAttemptAt), "last_error": entry.lastError ?? NSNull(),
-            "created_at": timestamp(entry.createdAt), "updated_at": timestamp(entry.updatedAt),
-        ]
-    }
+    /// The upload as a JSON object (see `QueuedUploadView`).
+    public static func object(_ entry: QueuedUpload) -> [String: Any] { JSONObject.dictionary(QueuedUploadView(entry)) }
 
-    public static func json(_ object: Any) -> String { AccountPresentation.json(object) }
+    public static func json(_ object: Any) -> String { JSONObject.text(object) }
 
     /// One line for `queue list`.
     public static func line(_ entry: QueuedUpload) -> String {
@@ -39,5 +33,69 @@ public enum QueuePresentation {
         created:       \(timestamp(entry.createdAt))
         updated:       \(timestamp(entry.updatedAt))
         """
+    }
+}
+
+/// A queued upload as operators see it in JSON (the command line's `--json`, the admin API).
+public struct QueuedUploadView: Encodable, Sendable {
+    public var id: Int64
+    public var accountId: String
+    public var key: String
+    public var requestPath: String
+    public var spoolFile: String
+    public var size: Int
+    public var checksum: String
+    public var state: String
+    public var attempts: Int
+    public var nextAttemptAt: String
+    public var lastError: String?
+    public var createdAt: String
+    public var updatedAt: String
+
+    public init(_ entry: QueuedUpload) {
+        id = entry.id ?? 0
+        accountId = entry.accountId
+        key = entry.objectKey
+        requestPath = entry.requestPath
+        spoolFile = entry.spoolFile
+        size = entry.size
+        checksum = entry.checksum
+        state = entry.state.rawValue
+        attempts = entry.attempts
+        nextAttemptAt = QueuePresentation.timestamp(entry.nextAttemptAt)
+        lastError = entry.lastError
+        createdAt = QueuePresentation.timestamp(entry.createdAt)
+        updatedAt = QueuePresentation.timestamp(entry.updatedAt)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case accountId = "account_id"
+        case key
+        case requestPath = "request_path"
+        case spoolFile = "spool_file"
+        case size, checksum, state, attempts
+        case
+            nextAttemptAt = "next_attempt_at"
+        case lastError = "last_error"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(accountId, forKey: .accountId)
+        try container.encode(key, forKey: .key)
+        try container.encode(requestPath, forKey: .requestPath)
+        try container.encode(spoolFile, forKey: .spoolFile)
+        try container.encode(size, forKey: .size)
+        try container.encode(checksum, forKey: .checksum)
+        try container.encode(state, forKey: .state)
+        try container.encode(attempts, forKey: .attempts)
+        try container.encode(nextAttemptAt, forKey: .nextAttemptAt)
+        try container.encode(lastError, forKey: .lastError)  // `null` when there is none
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(updatedAt, forKey: .updatedAt)
     }
 }

@@ -1,0 +1,113 @@
+import Foundation
+
+/// An account as operators see it in JSON (the command line's `--json`, the admin API): no secret,
+/// no token hash. Absent optional settings are `null`, not missing.
+public struct AccountView: Codable, Sendable, Hashable {
+    public var accountId: String
+    public var name: String
+    public var bucket: String
+    public var host: String
+    public var scheme: String
+    public var pathStyle: Bool
+    public var accessKeyId: String
+    public var prefix: String
+    public var download: String
+    public var enabled: Bool
+    public var createdAt: String
+    public var updatedAt: String
+    public var region: String?
+    public var effectiveRegion: String?
+    public var sse: String?
+    public var kmsKeyId: String?
+    public var storageClass: String?
+    public var presignExpirySeconds: Int?
+
+    public init(_ account: Account) {
+        let formatter = ISO8601DateFormatter()
+        accountId = account.accountId
+        name = account.name
+        bucket = account.bucket
+        host = account.host
+        scheme = account.scheme.rawValue
+        pathStyle = account.pathStyle
+        accessKeyId = account.accessKeyId
+        prefix = account.keyPrefix
+        download = account.downloadMode.rawValue
+        enabled = account.enabled
+        createdAt = formatter.string(from: account.createdAt)
+        updatedAt = formatter.string(from: account.updatedAt)
+        region = account.region
+        effectiveRegion = try? account.endpoint().region
+        sse = account.sse?.rawValue
+        kmsKeyId = account.kmsKeyId
+        storageClass = account.storageClass
+        presignExpirySeconds = account.presignExpirySeconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case accountId = "account_id"
+        case name, bucket, host, scheme
+        case pathStyle = "path_style"
+        case accessKeyId = "access_key_id"
+        case prefix,
+            download, enabled
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+        case region
+        case effectiveRegion = "effective_region"
+        case sse
+        case
+            kmsKeyId = "kms_key_id"
+        case storageClass = "storage_class"
+        case presignExpirySeconds = "presign_expiry_seconds"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(accountId, forKey: .accountId)
+        try container.encode(name, forKey: .name)
+        try container.encode(bucket, forKey: .bucket)
+        try container.encode(host, forKey: .host)
+        try container.encode(scheme, forKey: .scheme)
+        try container.encode(pathStyle, forKey: .pathStyle)
+        try container.encode(accessKeyId, forKey: .accessKeyId)
+        try container.encode(prefix, forKey: .prefix)
+        try container.encode(download, forKey: .download)
+        try container.encode(enabled, forKey: .enabled)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(updatedAt, forKey: .updatedAt)
+        // Optionals as `null`, so a reader sees every setting.
+        try container.encode(region, forKey: .region)
+        try container.encode(effectiveRegion, forKey: .effectiveRegion)
+        try container.encode(sse, forKey: .sse)
+        try container.encode(kmsKeyId, forKey: .kmsKeyId)
+        try container.encode(storageClass, forKey: .storageClass)
+        try container.encode(presignExpirySeconds, forKey: .presignExpirySeconds)
+    }
+}
+
+/// A newly issued token as the command line's `--json` and the admin API answer it: the account,
+/// the token, its storage URL and the storage document (the only time the token is shown).
+public struct IssuedAccountView: Encodable, Sendable {
+    public var accountId: String
+    public var account: AccountView
+    public var token: String
+    public var storageURL: String
+    public var storageDocument: StorageDocument
+
+    public init(_ account: Account, token: String, publicBaseURL: String) {
+        let url = AccountPresentation.storageURL(publicBaseURL: publicBaseURL, token: token)
+        accountId = account.accountId
+        self.account = AccountView(account)
+        self.token = token
+        storageURL = url
+        storageDocument = StorageDocument(accountId: account.accountId, storageURL: url)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case accountId = "account_id"
+        case account, token
+        case storageURL = "storage_url"
+        case storageDocument = "storage_document"
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+public import Hummingbird
+
+/// The admin API's answers: JSON objects, keys as the page and the command line read them.
+
+/// `GET /api/status`.
+struct StatusAnswer: ResponseEncodable {
+    struct MemoryBudget: Encodable {
+        var inUseBytes: Int
+        var capacityBytes: Int
+        enum CodingKeys: String, CodingKey {
+            case inUseBytes = "in_use_bytes"
+            case capacityBytes = "capacity_bytes"
+        }
+    }
+
+    var version: String
+    var uptimeSeconds: Int64
+    var accounts: Int
+    var memoryBudget: MemoryBudget
+    /// Rows by state; `stored` rows are history, not depth, and count 0.
+    var queue: [String: Int]
+
+    enum CodingKeys: String, CodingKey {
+        case version
+        case uptimeSeconds = "uptime_seconds"
+        case accounts
+        case memoryBudget = "memory_budget"
+        case queue
+    }
+}
+
+/// An account as the page lists it: its settings, when it last stored, its uploads waiting by state,
+/// and why its replays are paused (or `null`).
+struct AccountSummary: ResponseEncodable {
+    var account: AccountView
+    var replaysPaused: String?
+    var lastStoreAt: String?
+    var queue: [String: Int]
+
+    enum CodingKeys: String, CodingKey {
+        case replaysPaused = "replays_paused"
+        case lastStoreAt = "last_store_at"
+        case queue
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try account.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(replaysPaused, forKey: .replaysPaused)
+        try container.encode(lastStoreAt, forKey: .lastStoreAt)
+        try container.encode(queue, forKey: .queue)
+    }
+}
+
+struct AccountListAnswer: ResponseEncodable {
+    var accounts: [AccountSummary]
+}
+
+extension AccountView: ResponseEncodable {}
+extension IssuedAccountView: ResponseEncodable {}
+
+struct RemovedAnswer: ResponseEncodable {
+    var removed: String
+}
+
+/// `POST /api/accounts/ID/verify`: the connection check's lines.
+struct VerifyAnswer: ResponseEncodable {
+    struct Line: Encodable {
+        var status: String
+        var check: String
+        var message: String
+    }
+
+    var passed: Bool
+    var lines: [Line]
+}
+
+/// `GET /api/queue`.
+struct QueueAnswer: ResponseEncodable {
+    var uploads: [QueuedUploadView]
+    var pausedAccounts: [String: String]
+    enum CodingKeys: String, CodingKey {
+        case uploads
+        case pausedAccounts = "paused_accounts"
+    }
+}
+
+/// `POST /api/queue/retry`.
+struct RetryAnswer: ResponseEncodable {
+    var dueNow: Int
+    enum CodingKeys: String, CodingKey { case dueNow = "due_now" }
+}
