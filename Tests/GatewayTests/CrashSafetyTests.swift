@@ -75,6 +75,10 @@ struct CrashSafetyTests {
         func queue() throws -> SQLiteDatabase { try SQLiteDatabase.open(dataDirectory: dataDir) }
 
         var spoolFiles: [String] { Spool.spoolFiles(in: spoolDir) }
+
+        var spoolFileSizes: [Int] {
+            spoolFiles.map { ((try? FileManager.default.attributesOfItem(atPath: spoolDir + "/" + $0))?[.size] as? Int) ?? 0 }
+        }
     }
 
     /// A body that sends `first` bytes, then waits (holding the upload open) until the connection dies.
@@ -130,8 +134,8 @@ struct CrashSafetyTests {
             )
             return try await TestServers.http.execute(request, timeout: .seconds(120)).status.code
         }
-        #expect(try await eventually(20) { setup.spoolFiles.count == 2 })
-        try await Task.sleep(for: .milliseconds(300))
+        // The stalled store is in the middle of its body: its spool file holds the 3 MiB it was sent.
+        #expect(try await eventually(20) { setup.spoolFiles.count == 2 && setup.spoolFileSizes.allSatisfy { $0 >= 3 * 1024 * 1024 } })
         let killedStatus = try await Self.stop(gateway, signal: SIGKILL)
         #expect(killedStatus == SIGKILL)
         #expect((try? await stalled.value) == nil, "the killed store must not have been answered")

@@ -120,7 +120,8 @@ struct RefusalTests {
             let port = gateway.port
             let answer = try await onOwnThread { try Self.sendTruncated(port: port, path: "/k/\(token)/\(key)", declared: sent * 2, sent: sent) }
             #expect(!answer.hasPrefix("HTTP/1.1 2"), "\(answer.prefix(100))")
-            try await Task.sleep(for: .milliseconds(500))
+            // The route has finished with it (its refusal is logged after every upload task ended): nothing can land later.
+            #expect(try await eventually { gateway.log.all.contains { $0.contains("refused") } }, "\(gateway.log.all)")
             #expect(try await TestServers.moto().headObject(key: key) == nil)
             let indexed = try await gateway.runtime.storage.objectCount(accountId: account)
             #expect(indexed == 0)

@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import S3
 import ServiceLifecycle
+import Spool
 import TestSupport
 
 /// The real gateway, built exactly as `serve` builds it, listening on a free loopback port in this
@@ -21,6 +22,8 @@ struct TestGateway: Sendable {
     var scheme = "http"
 
     var base: String { "\(scheme)://127.0.0.1:\(port)" }
+    /// The spool files now: a store under way has one (written ahead), a spooled one keeps it.
+    var spoolFiles: [String] { Spool.spoolFiles(in: runtime.ledger.spool.settings.directory) }
     var http: HTTPClient { TestServers.http }
 
     /// The test configuration: free loopback ports, a 64 MiB budget, spooling whatever the free disk; `with` gives it a fresh data directory.

@@ -126,11 +126,11 @@ struct TransportTests {
             let response = Task { try await client.execute(request, timeout: .seconds(60)).status.code }
             let bytes = TestEnvironment.randomBytes(length, seed: 11)
             continuation.yield(ByteBuffer(bytes: bytes[..<(1024 * 1024)]))
-            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await eventually { gateway.spoolFiles.count == 1 }, "the store is under way (its write-ahead spool file exists)")
             // SIGTERM's effect: stop accepting, drain in-flight requests.
             let group = gateway.group
             Task { await group.triggerGracefulShutdown() }
-            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await eventually { !BackgroundProcess.isListening(gateway.port) }, "no longer accepting")
             continuation.yield(ByteBuffer(bytes: bytes[(1024 * 1024)...]))
             continuation.finish()
             return try await response.value
@@ -154,7 +154,7 @@ struct TransportTests {
             let client = gateway.http
             let response = Task { try? await client.execute(request, timeout: .seconds(60)).status.code }
             continuation.yield(ByteBuffer(bytes: [UInt8](repeating: 1, count: 1024 * 1024)))
-            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await eventually { gateway.spoolFiles.count == 1 }, "the store is under way (its write-ahead spool file exists)")
             let group = gateway.group
             Task { await group.triggerGracefulShutdown() }
             // The client never sends the rest: the drain time (1 s) runs out and the upload is cancelled.
@@ -187,18 +187,9 @@ struct TransportTests {
             input.accessKeyId = try TestServers.environment("RG_RCLONE_ACCESS_KEY")
             input.secretAccessKey = try TestServers.environment("RG_RCLONE_SECRET_KEY")
             let (_, token) = try await otherProcess.add(accountId: account, input)
-            var status = 0
-            for _ in 0..<30 where status != 201 {
-                status = try await gateway.send(.PUT, "/k/\(token)/\(account)/elsewhere.mp3", body: [1, 2, 3]).status
-                if status != 201 { try await Task.sleep(for: .milliseconds(200)) }
-            }
-            #expect(status == 201)
+            #expect(try await eventually(6) { try await gateway.send(.PUT, "/k/\(token)/\(account)/elsewhere.mp3", body: [1, 2, 3]).status == 201 })
             try await otherProcess.remove(account)
-            for _ in 0..<30 where status != 401 {
-                try await Task.sleep(for: .milliseconds(200))
-                status = try await gateway.send(.PUT, "/k/\(token)/\(account)/elsewhere.mp3", body: [1]).status
-            }
-            #expect(status == 401)
+            #expect(try await eventually(6) { try await gateway.send(.PUT, "/k/\(token)/\(account)/elsewhere.mp3", body: [1]).status == 401 })
         }
     }
 

@@ -207,7 +207,7 @@ struct FaultInjectionTests {
         let chunk = ByteBuffer(repeating: 0x41, count: Self.mebibyte)
         for _ in 0..<20 { continuation.yield(chunk) }  // 20 MiB, then the client goes quiet
         let task = Task { try await uploader.upload(stream, to: fixture.client, key: "cancelled.mp3") }
-        while !fixture.double.requests.contains("UploadPart") { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(try await eventually(10, every: .milliseconds(10)) { fixture.double.requests.contains("UploadPart") })
         task.cancel()
         await #expect(throws: (any Error).self) { try await task.value }
         continuation.finish()

@@ -1,5 +1,6 @@
 import Foundation
 import SigV4
+import TestSupport
 import Testing
 
 /// Presigned URLs made by the signer, used against `rclone serve s3`, a real server that verifies SigV4.
@@ -37,7 +38,7 @@ struct LivePresignTests {
         /// Creates a bucket with a header-signed request: the Authorization path of the signer, live.
         func createBucket(_ bucket: String) throws -> Curl.Response {
             let signed = signer.signHeaders(SigningRequest(method: "PUT", host: host, path: "/\(bucket)"), payload: .empty, time: SigningTime(Date()))
-            return try Curl.run(
+            return try Curl.request(
                 ["--request", "PUT"] + signed.fields.flatMap { ["--header", "\($0.name): \($0.value)"] } + ["\(scheme)://\(host)/\(bucket)"]
             )
         }
@@ -58,21 +59,23 @@ struct LivePresignTests {
             defer { try? FileManager.default.removeItem(at: file) }
 
             // Not --upload-file: curl appends the file name to a URL that ends in `/`.
-            let put = try Curl.run(["--request", "PUT", "--header", "Content-Type:", "--data-binary", "@\(file.path)", try server.url("PUT", path)])
+            let put = try Curl.request([
+                "--request", "PUT", "--header", "Content-Type:", "--data-binary", "@\(file.path)", try server.url("PUT", path),
+            ])
             #expect(put.status == 200, "PUT \(key): \(put.text)")
 
             let getURL = try server.url("GET", path)
-            let get = try Curl.run([getURL])
+            let get = try Curl.request([getURL])
             #expect(get.status == 200, "GET \(key): \(get.text)")
             #expect(get.body == content, "GET \(key) returned other bytes")
 
             let tampered = Self.flipLastSignatureCharacter(getURL)
-            let refused = try Curl.run([tampered])
+            let refused = try Curl.request([tampered])
             #expect(refused.status == 403, "tampered GET \(key) answered \(refused.status)")
             #expect(refused.text.contains("SignatureDoesNotMatch"), "tampered GET \(key): \(refused.text)")
 
             // Signed two hours ago for one minute: expired. rclone answers 400 where AWS answers 403.
-            let expired = try Curl.run([try server.url("GET", path, expires: 60, time: SigningTime(Date().addingTimeInterval(-7200)))])
+            let expired = try Curl.request([try server.url("GET", path, expires: 60, time: SigningTime(Date().addingTimeInterval(-7200)))])
             #expect([400, 403].contains(expired.status), "expired GET \(key) answered \(expired.status)")
             #expect(expired.body != content)
         }
@@ -83,10 +86,10 @@ struct LivePresignTests {
     @Test func doubleSlashPathIsSignedAsSent() throws {
         let server = try Server()
         let url = try server.url("GET", "/no-such-bucket-\(UInt32.random(in: 0...UInt32.max))/double//slash.mp3")
-        let accepted = try Curl.run([url])
+        let accepted = try Curl.request([url])
         #expect(!accepted.text.contains("SignatureDoesNotMatch"), "\(accepted.status): \(accepted.text)")
         #expect(accepted.status == 404, "\(accepted.status): \(accepted.text)")
-        let refused = try Curl.run([Self.flipLastSignatureCharacter(url)])
+        let refused = try Curl.request([Self.flipLastSignatureCharacter(url)])
         #expect(refused.text.contains("SignatureDoesNotMatch"))
     }
 

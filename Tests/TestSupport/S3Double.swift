@@ -1,7 +1,7 @@
 import Crypto
-import Foundation
-import NIOCore
-import NIOHTTP1
+public import Foundation
+public import NIOCore
+public import NIOHTTP1
 import NIOPosix
 import Synchronization
 
@@ -13,8 +13,8 @@ import Synchronization
 /// AbortMultipartUpload, HeadObject, GetObject), checks that `x-amz-content-sha256` matches the body
 /// and that `x-amz-date` is within 15 minutes of its clock, and keeps objects in memory (or only their
 /// sizes, for load tests).
-final class S3Double: Sendable {
-    enum Fault: Sendable {
+public final class S3Double: Sendable {
+    public enum Fault: Sendable {
         /// Answer with this status and error code instead of serving the request.
         case error(status: Int, code: String)
         /// Close the connection after this many body bytes have arrived.
@@ -29,10 +29,10 @@ final class S3Double: Sendable {
         case permanentRedirect(region: String)
     }
 
-    struct Stored: Sendable {
-        var bytes: ByteBuffer?
-        var size: Int
-        var headers: [(String, String)]
+    public struct Stored: Sendable {
+        public var bytes: ByteBuffer?
+        public var size: Int
+        public var headers: [(String, String)]
     }
 
     private struct State {
@@ -48,12 +48,12 @@ final class S3Double: Sendable {
     private let state = Mutex(State())
     private let channel: Mutex<(any Channel)?> = Mutex(nil)
 
-    init(keepBytes: Bool = true) {
+    public init(keepBytes: Bool = true) {
         self.keepBytes = keepBytes
     }
 
     /// Starts listening on 127.0.0.1 and returns `host:port`.
-    func start() async throws -> String {
+    public func start() async throws -> String {
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
@@ -66,23 +66,23 @@ final class S3Double: Sendable {
         return "127.0.0.1:\(server.localAddress?.port ?? 0)"
     }
 
-    func stop() async throws {
+    public func stop() async throws {
         let server = channel.withLock { $0 }
         try await server?.close()
     }
 
     /// Queues a fault for the next request of `operation` (`PutObject`, `UploadPart`, ...).
-    func inject(_ fault: Fault, into operation: String) {
+    public func inject(_ fault: Fault, into operation: String) {
         state.withLock { $0.faults.append((operation, fault)) }
     }
 
     /// The operations served or refused so far, in order.
-    var requests: [String] { state.withLock { $0.requests } }
+    public var requests: [String] { state.withLock { $0.requests } }
 
-    func object(_ key: String) -> Stored? { state.withLock { $0.objects[key] } }
+    public func object(_ key: String) -> Stored? { state.withLock { $0.objects[key] } }
 
     /// Records a request's operation (every request, faulted or not) and takes the next fault queued for it.
-    func begin(_ operation: String) -> Fault? {
+    public func begin(_ operation: String) -> Fault? {
         state.withLock { state in
             state.requests.append(operation)
             guard let index = state.faults.firstIndex(where: { $0.operation == operation }) else { return nil }
@@ -90,7 +90,7 @@ final class S3Double: Sendable {
         }
     }
 
-    static func operation(method: HTTPMethod, query: [String: String]) -> String {
+    public static func operation(method: HTTPMethod, query: [String: String]) -> String {
         switch method {
         case .PUT: query["partNumber"] != nil ? "UploadPart" : "PutObject"
         case .POST: query["uploads"] != nil ? "CreateMultipartUpload" : "CompleteMultipartUpload"
@@ -101,14 +101,14 @@ final class S3Double: Sendable {
         }
     }
 
-    struct Answer {
-        var status: HTTPResponseStatus
-        var headers: [(String, String)] = []
-        var body: ByteBuffer = ByteBuffer()
+    public struct Answer {
+        public var status: HTTPResponseStatus
+        public var headers: [(String, String)] = []
+        public var body: ByteBuffer = ByteBuffer()
     }
 
     /// Serves one complete request.
-    func serve(head: HTTPRequestHead, body: ByteBuffer, operation: String, query: [String: String], now: Date) -> Answer {
+    public func serve(head: HTTPRequestHead, body: ByteBuffer, operation: String, query: [String: String], now: Date) -> Answer {
         if let failure = checkSignatureInputs(head: head, body: body, now: now) { return failure }
         let key = Self.key(of: head.uri)
         switch operation {
@@ -185,13 +185,13 @@ final class S3Double: Sendable {
         return nil
     }
 
-    static func key(of uri: String) -> String {
+    public static func key(of uri: String) -> String {
         let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
         let parts = path.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)  // "", bucket, key
         return parts.count > 2 ? (String(parts[2]).removingPercentEncoding ?? String(parts[2])) : ""
     }
 
-    static func query(of uri: String) -> [String: String] {
+    public static func query(of uri: String) -> [String: String] {
         guard let query = uri.split(separator: "?", maxSplits: 1).dropFirst().first else { return [:] }
         var result: [String: String] = [:]
         for pair in query.split(separator: "&") {
@@ -201,20 +201,20 @@ final class S3Double: Sendable {
         return result
     }
 
-    static func objectHeaders(_ head: HTTPRequestHead) -> [(String, String)] {
+    public static func objectHeaders(_ head: HTTPRequestHead) -> [(String, String)] {
         head.headers.filter { name, _ in
             let lower = name.lowercased()
             return lower == "content-type" || lower.hasPrefix("x-amz-meta-") || lower.hasPrefix("x-amz-server-side-encryption")
         }.map { ($0.name, $0.value) }
     }
 
-    static func error(_ status: Int, _ code: String) -> Answer {
+    public static func error(_ status: Int, _ code: String) -> Answer {
         var answer = xml("<Error><Code>\(code)</Code><Message>injected \(code)</Message><RequestId>double-1</RequestId></Error>")
         answer.status = HTTPResponseStatus(statusCode: status)
         return answer
     }
 
-    static func xml(_ text: String) -> Answer {
+    public static func xml(_ text: String) -> Answer {
         Answer(
             status: .ok,
             headers: [("Content-Type", "application/xml")],
