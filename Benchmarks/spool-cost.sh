@@ -18,8 +18,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-swift build -c release --scratch-path .build-release --product recording-gateway >/dev/null
-bin=.build-release/release/recording-gateway
+# RG_BIN: a recording-gateway binary to measure instead of this tree's release build (compare-commits.sh).
+if [ -n "${RG_BIN:-}" ]; then
+  bin=$RG_BIN
+else
+  swift build -c release --scratch-path .build-release --product recording-gateway >/dev/null
+  bin=.build-release/release/recording-gateway
+fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 RCLONE=$(command -v rclone || python3 -c 'import sysconfig,os; print(os.path.join(sysconfig.get_path("scripts"), "rclone"))')
