@@ -170,4 +170,16 @@ struct AccountPresentationTests {
             as? [String: Any])?["handler"] as? String
         #expect(planned == handlerId)
     }
+
+    @Test func theAccountsJSONShowsEverySettingAndNoSecret() async throws {
+        let store = try AccountRegistryTests.store()
+        let (account, _) = try await store.add(accountId: AccountRegistryTests.id, AccountRegistryTests.input())
+        let object = AccountPresentation.object(account)
+        #expect(object["account_id"] as? String == AccountRegistryTests.id)
+        #expect(object["effective_region"] as? String == "us-west-1")
+        // Absent optional settings are there, as null.
+        for key in ["region", "kms_key_id", "storage_class", "presign_expiry_seconds"] { #expect(object[key] is NSNull, "\(key)") }
+        #expect(!AccountPresentation.json(object).contains(AccountRegistryTests.secret))
+        #expect(Set(object.keys).isDisjoint(with: ["secret_access_key", "sealed_secret", "token_hash"]))
+    }
 }

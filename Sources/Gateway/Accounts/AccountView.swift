@@ -2,7 +2,7 @@ import Foundation
 
 /// An account as operators see it in JSON (the command line's `--json`, the admin API): no secret,
 /// no token hash. Absent optional settings are `null`, not missing.
-public struct AccountView: Codable, Sendable, Hashable {
+public struct AccountView: Encodable, Sendable, Hashable {
     public var accountId: String
     public var name: String
     public var bucket: String
@@ -15,12 +15,12 @@ public struct AccountView: Codable, Sendable, Hashable {
     public var enabled: Bool
     public var createdAt: String
     public var updatedAt: String
-    public var region: String?
-    public var effectiveRegion: String?
-    public var sse: String?
-    public var kmsKeyId: String?
-    public var storageClass: String?
-    public var presignExpirySeconds: Int?
+    @ExplicitNull public var region: String?
+    @ExplicitNull public var effectiveRegion: String?
+    @ExplicitNull public var sse: String?
+    @ExplicitNull public var kmsKeyId: String?
+    @ExplicitNull public var storageClass: String?
+    @ExplicitNull public var presignExpirySeconds: Int?
 
     public init(_ account: Account) {
         let formatter = ISO8601DateFormatter()
@@ -60,29 +60,6 @@ public struct AccountView: Codable, Sendable, Hashable {
             kmsKeyId = "kms_key_id"
         case storageClass = "storage_class"
         case presignExpirySeconds = "presign_expiry_seconds"
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(accountId, forKey: .accountId)
-        try container.encode(name, forKey: .name)
-        try container.encode(bucket, forKey: .bucket)
-        try container.encode(host, forKey: .host)
-        try container.encode(scheme, forKey: .scheme)
-        try container.encode(pathStyle, forKey: .pathStyle)
-        try container.encode(accessKeyId, forKey: .accessKeyId)
-        try container.encode(prefix, forKey: .prefix)
-        try container.encode(download, forKey: .download)
-        try container.encode(enabled, forKey: .enabled)
-        try container.encode(createdAt, forKey: .createdAt)
-        try container.encode(updatedAt, forKey: .updatedAt)
-        // Optionals as `null`, so a reader sees every setting.
-        try container.encode(region, forKey: .region)
-        try container.encode(effectiveRegion, forKey: .effectiveRegion)
-        try container.encode(sse, forKey: .sse)
-        try container.encode(kmsKeyId, forKey: .kmsKeyId)
-        try container.encode(storageClass, forKey: .storageClass)
-        try container.encode(presignExpirySeconds, forKey: .presignExpirySeconds)
     }
 }
 

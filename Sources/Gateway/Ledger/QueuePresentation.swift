@@ -48,7 +48,7 @@ public struct QueuedUploadView: Encodable, Sendable {
     public var state: String
     public var attempts: Int
     public var nextAttemptAt: String
-    public var lastError: String?
+    @ExplicitNull public var lastError: String?
     public var createdAt: String
     public var updatedAt: String
 
@@ -80,22 +80,5 @@ public struct QueuedUploadView: Encodable, Sendable {
         case lastError = "last_error"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(accountId, forKey: .accountId)
-        try container.encode(key, forKey: .key)
-        try container.encode(requestPath, forKey: .requestPath)
-        try container.encode(spoolFile, forKey: .spoolFile)
-        try container.encode(size, forKey: .size)
-        try container.encode(checksum, forKey: .checksum)
-        try container.encode(state, forKey: .state)
-        try container.encode(attempts, forKey: .attempts)
-        try container.encode(nextAttemptAt, forKey: .nextAttemptAt)
-        try container.encode(lastError, forKey: .lastError)  // `null` when there is none
-        try container.encode(createdAt, forKey: .createdAt)
-        try container.encode(updatedAt, forKey: .updatedAt)
     }
 }

@@ -16,11 +16,20 @@ struct StoreRoute: Sendable {
     let maxRequestBytes: Int
     let metrics: GatewayMetrics
 
-    func store(_ request: Request, context: GatewayContext, auth: RequestAuthentication, logger: Logger) async throws -> Response {
-        let account = auth.entry.account
+    /// What a store asks for, read from its head: decided before the body is read, so a refusal costs
+    /// the client nothing (no `100 Continue` is sent for it).
+    struct Target {
+        var key: String
+        var requestPath: String
+        var declaredLength: Int?
+        var contentType: String?
+        var multipartBoundary: String?
+    }
+
+    func target(of request: Request, auth: RequestAuthentication) throws -> Target {
         let key: String
         do {
-            key = try ObjectKey.key(prefix: account.keyPrefix, segments: auth.segments)
+            key = try ObjectKey.key(prefix: auth.entry.account.keyPrefix, segments: auth.segments)
         } catch {
             throw GatewayError.badPath(error.message)
         }
@@ -28,33 +37,49 @@ struct StoreRoute: Sendable {
         if let declared, declared > maxRequestBytes {
             throw GatewayError(.contentTooLarge, "too_large", "the body is \(declared) bytes; this gateway takes at most \(maxRequestBytes)")
         }
-        let requestType = request.headers[.contentType]
-        let boundary = requestType.flatMap(KazooMultipartParser.boundary(fromContentType:))
+        let contentType = request.headers[.contentType]
+        return Target(
+            key: key,
+            requestPath: auth.segments.joined(separator: "/"),
+            declaredLength: declared,
+            contentType: contentType,
+            multipartBoundary: contentType.flatMap(KazooMultipartParser.boundary(fromContentType:))
+        )
+    }
+
+    /// The object's settings: the account's, the content type (the file part's for multipart), and the
+    /// metadata from the query and the multipart JSON part.
+    func objectOptions<Source>(_ account: Account, _ target: Target, query: String?, body: StoreBody<Source>) -> S3ObjectOptions {
+        var options = account.objectOptions
+        let multipart = target.multipartBoundary != nil
+        let partType = multipart ? body.fileHeaders?.contentType : target.contentType
+        options.contentType = partType.flatMap { $0.isEmpty ? nil : $0 } ?? ContentTypes.guess(forKey: target.key)
+        options.metadata = RecordingMetadata.build(query: RecordingMetadata.queryPairs(query), json: multipart ? body.json : nil)
+        return options
+    }
+
+    func store(_ request: Request, context: GatewayContext, auth: RequestAuthentication, logger: Logger) async throws -> Response {
+        let account = auth.entry.account
+        let target = try target(of: request, auth: auth)
+        let key = target.key
         // Accepted: now the client may send the body.
         await context.acceptBody()
 
         var body = StoreBody(
             source: request.body.makeAsyncIterator(),
-            declaredLength: declared,
+            declaredLength: target.declaredLength,
             limit: maxRequestBytes,
-            multipartBoundary: boundary
+            multipartBoundary: target.multipartBoundary
         )
         let started = ContinuousClock.now
         do {
             try await body.readToFilePart()
-            var options = account.objectOptions
-            let partType = boundary == nil ? requestType : body.fileHeaders?.contentType
-            options.contentType = partType.flatMap { $0.isEmpty ? nil : $0 } ?? ContentTypes.guess(forKey: key)
-            options.metadata = RecordingMetadata.build(
-                query: RecordingMetadata.queryPairs(request.uri.query),
-                json: boundary == nil ? nil : body.json
-            )
-            let requestPath = auth.segments.joined(separator: "/")
+            let options = objectOptions(account, target, query: request.uri.query, body: body)
             let writer = ledger.received(
                 SpoolFile.Header(
                     accountId: account.accountId,
                     objectKey: key,
-                    requestPath: requestPath,
+                    requestPath: target.requestPath,
                     contentType: options.contentType,
                     metadata: options.metadata
                 )
@@ -62,14 +87,14 @@ struct StoreRoute: Sendable {
             let spooling = SpoolingBody(body: body, writer: writer, logger: logger)
             let result: UploadResult
             do {
-                result = try await uploader.upload(spooling, to: auth.entry.client, key: key, options: options, expectedLength: declared)
+                result = try await uploader.upload(spooling, to: auth.entry.client, key: key, options: options, expectedLength: target.declaredLength)
             } catch let error where Self.isS3Failure(error) {
                 return try await spoolAfterFailure(
                     error,
                     spooling,
                     account: account,
                     key: key,
-                    requestPath: requestPath,
+                    requestPath: target.requestPath,
                     options: options,
                     logger: logger
                 )
@@ -81,7 +106,7 @@ struct StoreRoute: Sendable {
             body = spooling.body
             let stored = StoredObject(
                 accountId: account.accountId,
-                requestPath: requestPath,
+                requestPath: target.requestPath,
                 objectKey: key,
                 size: result.size,
                 checksum: result.checksum,
