@@ -130,6 +130,14 @@ struct StorageContractTests {
     }
 
     @Test(arguments: StorageKind.allCases)
+    func waitingForAccountChangesEndsByItsTimeout(_ kind: StorageKind) async throws {
+        let storage = try kind.make()
+        let started = ContinuousClock.now
+        try await storage.waitForAccountChanges(timeout: .milliseconds(20))
+        #expect(ContinuousClock.now - started < .seconds(10), "the directory's reload loop is never stuck on it")
+    }
+
+    @Test(arguments: StorageKind.allCases)
     func theMasterKeyCheckValueIsStoredOnce(_ kind: StorageKind) async throws {
         let storage = try kind.make()
         #expect(try await storage.holdsSealedSecrets() == false)

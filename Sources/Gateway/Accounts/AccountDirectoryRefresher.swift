@@ -1,6 +1,7 @@
 import ServiceLifecycle
 
-/// Polls the registry's revision once a second and reloads the directory when it moved.
+/// Reloads the directory when the accounts changed: it waits for the storage to signal a change (at most
+/// `interval`, the poll of a storage that cannot signal) and reloads if the registry's revision moved.
 struct AccountDirectoryRefresher: Service {
     let directory: AccountDirectory
     var interval: Duration = .seconds(1)
@@ -8,7 +9,7 @@ struct AccountDirectoryRefresher: Service {
     func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+                try await cancelWhenGracefulShutdown { try await directory.registry.storage.waitForAccountChanges(timeout: interval) }
             } catch {
                 return
             }

@@ -5,9 +5,7 @@ import Foundation
 public enum AccountPresentation {
     /// `<public base URL>/k/<token>`: the URL KAZOO stores to.
     public static func storageURL(publicBaseURL: String, token: String) -> String {
-        var base = publicBaseURL
-        while base.hasSuffix("/") { base.removeLast() }
-        return base + "/k/" + token
+        IssuedAccountView.storageURL(publicBaseURL: publicBaseURL, token: token)
     }
 
     /// The storage document (see `StorageDocument`) as a JSON object.

@@ -73,12 +73,19 @@ public struct IssuedAccountView: Encodable, Sendable {
     public var storageDocument: StorageDocument
 
     public init(_ account: Account, token: String, publicBaseURL: String) {
-        let url = AccountPresentation.storageURL(publicBaseURL: publicBaseURL, token: token)
+        let url = Self.storageURL(publicBaseURL: publicBaseURL, token: token)
         accountId = account.accountId
         self.account = AccountView(account)
         self.token = token
         storageURL = url
         storageDocument = StorageDocument(accountId: account.accountId, storageURL: url)
+    }
+
+    /// `<public base URL>/k/<token>`: the URL KAZOO stores to.
+    public static func storageURL(publicBaseURL: String, token: String) -> String {
+        var base = publicBaseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        return base + "/k/" + token
     }
 
     enum CodingKeys: String, CodingKey {

@@ -25,4 +25,7 @@ public protocol AccountStorage: Sendable {
     func registryRevision() async throws -> Int
     /// Every account with the revision they were read at (one consistent read).
     func accountsWithRevision() async throws -> (revision: Int, records: [AccountRecord])
+    /// Returns when the accounts may have changed, or after `timeout` at the latest; the caller then
+    /// reloads if `registryRevision` moved. A storage that can push changes returns at once.
+    func waitForAccountChanges(timeout: Duration) async throws
 }

@@ -61,4 +61,9 @@ extension SQLiteDatabase {
     public func accountsWithRevision() async throws -> (revision: Int, records: [AccountRecord]) {
         try await writer.read { db in (try Self.registryRevision(db), try AccountRecord.fetchAll(db)) }
     }
+
+    /// SQLite cannot tell another process's change: the caller polls the revision every `timeout`.
+    public func waitForAccountChanges(timeout: Duration) async throws {
+        try await Task.sleep(for: timeout)
+    }
 }

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import GRDB
 
 /// The embedded storage: one SQLite database (WAL) under `data_dir` holding accounts, the object index,

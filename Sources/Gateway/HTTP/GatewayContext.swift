@@ -1,5 +1,5 @@
 public import Hummingbird
-public import Logging
+import Logging
 public import NIOCore
 
 /// The request context: Hummingbird's core storage plus the connection's channel, which the store
