@@ -41,68 +41,96 @@ public struct ConnectionCheck: Sendable {
     /// Whether nothing failed.
     public static func passed(_ lines: [Line]) -> Bool { !lines.contains { $0.status == .fail } }
 
-    public func run() async -> [Line] {
+    /// The lines written so far.
+    private struct Report {
         var lines: [Line] = []
-        func add(_ status: Status, _ check: String, _ message: String) { lines.append(Line(status: status, check: check, message: message)) }
+        mutating func add(_ status: Status, _ check: String, _ message: String) {
+            lines.append(Line(status: status, check: check, message: message))
+        }
+        mutating func skip(_ checks: [String], because reason: String) {
+            for check in checks { add(.skip, check, "not checked: \(reason)") }
+        }
+    }
+
+    public func run() async -> [Line] {
+        var report = Report()
+        guard await checkBucket(&report) else { return report.lines }
+        await checkProbeObject(&report)
+        return report.lines
+    }
+
+    /// 1. The endpoint answers (DNS, TCP, TLS), and 2. 3. the clock and the region, from one bucket probe.
+    /// False when the endpoint did not answer (the rest is skipped).
+    private func checkBucket(_ report: inout Report) async -> Bool {
         func regionMismatch(_ actual: String) {
-            add(
+            report.add(
                 .fail,
                 "region",
                 "the bucket is in \(actual), the account says \(region): set --region \(actual) and --host s3.\(actual).amazonaws.com"
             )
         }
-        func skipRest(_ checks: [String], because reason: String) {
-            for check in checks { add(.skip, check, "not checked: \(reason)") }
-        }
-
-        // 1. The endpoint answers (DNS, TCP, TLS), and 2. 3. the clock and the region, from one bucket probe.
         var info: BucketInfo?
         do {
             info = try await client.probeBucket()
-            add(.pass, "endpoint", "the S3 endpoint answered")
+            report.add(.pass, "endpoint", "the S3 endpoint answered")
         } catch {
             if error.kind == .transport {
-                add(.fail, "endpoint", "\(error); check the host name (e.g. s3.us-west-1.amazonaws.com), the scheme and this machine's network")
-                skipRest(["clock", "region", "put", "get", "list", "delete"], because: "the endpoint did not answer")
-                return lines
+                report.add(
+                    .fail,
+                    "endpoint",
+                    "\(error); check the host name (e.g. s3.us-west-1.amazonaws.com), the scheme and this machine's network"
+                )
+                report.skip(["clock", "region", "put", "get", "list", "delete"], because: "the endpoint did not answer")
+                return false
             }
-            add(.pass, "endpoint", "the S3 endpoint answered (HTTP \(error.status))")
+            report.add(.pass, "endpoint", "the S3 endpoint answered (HTTP \(error.status))")
             if error.isRegionMismatch, let actual = error.bucketRegion, actual != region {
                 regionMismatch(actual)
             } else {
-                add(.fail, "bucket", "\(error)")
+                report.add(.fail, "bucket", "\(error)")
             }
         }
         if let serverDate = info?.serverDate {
             let skew = now().timeIntervalSince(serverDate)
             if abs(skew) > Self.maximumSkew {
-                add(.fail, "clock", "this machine's clock is \(Int(skew)) s off S3's (more than 15 minutes): run NTP (chrony or systemd-timesyncd)")
+                report.add(
+                    .fail,
+                    "clock",
+                    "this machine's clock is \(Int(skew)) s off S3's (more than 15 minutes): run NTP (chrony or systemd-timesyncd)"
+                )
             } else {
-                add(.pass, "clock", "within \(Int(abs(skew).rounded(.up))) s of S3's")
+                report.add(.pass, "clock", "within \(Int(abs(skew).rounded(.up))) s of S3's")
             }
         } else if info != nil {
-            add(.warn, "clock", "S3 sent no Date header, so the clock could not be compared")
+            report.add(.warn, "clock", "S3 sent no Date header, so the clock could not be compared")
         }
         if let info {
             if let actual = info.region, actual != region {
                 regionMismatch(actual)
             } else {
-                add(.pass, "region", info.region.map { "the bucket is in \($0), as configured" } ?? "requests signed for \(region) are accepted")
+                report.add(
+                    .pass,
+                    "region",
+                    info.region.map { "the bucket is in \($0), as configured" } ?? "requests signed for \(region) are accepted"
+                )
             }
         }
+        return true
+    }
 
-        // 4.-7. A probe object of its own (checks may run at once): written, read back, listed, and a delete
-        // that should be refused. Least privilege cannot delete it; the lifecycle rule `policy` prints expires
-        // `rg-verify/` after a day.
+    /// 4.-7. A probe object of its own (checks may run at once): written, read back, listed, and a delete
+    /// that should be refused. Least privilege cannot delete it; the lifecycle rule `policy` prints expires
+    /// `rg-verify/` after a day.
+    private func checkProbeObject(_ report: inout Report) async {
         let probe = Self.probePrefix + UUID().uuidString.lowercased() + ".txt"
         let content = ByteBuffer(string: "recording-gateway connection check \(now()) \(UUID().uuidString)\n")
         do {
             _ = try await client.putObject(key: probe, body: content)
-            add(.pass, "put", "PutObject of \(probe) succeeded")
+            report.add(.pass, "put", "PutObject of \(probe) succeeded")
         } catch {
-            add(.fail, "put", "\(error)")
-            skipRest(["get", "list", "delete"], because: "the probe object could not be written")
-            return lines
+            report.add(.fail, "put", "\(error)")
+            report.skip(["get", "list", "delete"], because: "the probe object could not be written")
+            return
         }
         do {
             guard let object = try await client.getObject(key: probe) else {
@@ -111,42 +139,41 @@ public struct ConnectionCheck: Sendable {
             var bytes = ByteBuffer()
             for try await var chunk in object.body { bytes.writeBuffer(&chunk) }
             if bytes == content {
-                add(.pass, "get", "GetObject returned the probe byte for byte")
+                report.add(.pass, "get", "GetObject returned the probe byte for byte")
             } else {
-                add(.fail, "get", "GetObject returned \(bytes.readableBytes) bytes that differ from the \(content.readableBytes) written")
+                report.add(.fail, "get", "GetObject returned \(bytes.readableBytes) bytes that differ from the \(content.readableBytes) written")
             }
         } catch {
-            add(.fail, "get", "\(error)")
+            report.add(.fail, "get", "\(error)")
         }
         do {
             let listed = try await client.listObjects(prefix: probe, maxKeys: 10)
             if listed.objects.contains(where: { $0.key == probe }) {
-                add(.pass, "list", "ListObjectsV2 sees the probe")
+                report.add(.pass, "list", "ListObjectsV2 sees the probe")
             } else {
-                add(.fail, "list", "ListObjectsV2 does not list the probe it just wrote")
+                report.add(.fail, "list", "ListObjectsV2 does not list the probe it just wrote")
             }
         } catch {
-            add(.fail, "list", "\(error)")
+            report.add(.fail, "list", "\(error)")
         }
         do {
             try await client.deleteObject(key: probe)
-            add(
+            report.add(
                 .warn,
                 "delete",
                 "DeleteObject succeeded: these credentials can delete recordings, broader than needed; allow only s3:PutObject, s3:GetObject and s3:ListBucket (`recording-gateway policy`)"
             )
         } catch {
             if error.code == "AccessDenied" {
-                add(
+                report.add(
                     .pass,
                     "delete",
                     "DeleteObject was denied, as it should be (the probe stays until the bucket's lifecycle rule expires \(Self.probePrefix))"
                 )
             } else {
-                add(.warn, "delete", "DeleteObject failed with \(error.code), not AccessDenied: \(error)")
+                report.add(.warn, "delete", "DeleteObject failed with \(error.code), not AccessDenied: \(error)")
             }
         }
-        return lines
     }
 }
 
