@@ -128,6 +128,23 @@ struct RefusalTests {
         }
     }
 
+    /// A multipart content type the gateway cannot parse (no boundary, or not form-data) is refused, never
+    /// stored as a raw object whose bytes would be the whole multipart envelope.
+    @Test(arguments: ["multipart/form-data", "multipart/form-data; charset=utf-8", "multipart/mixed; boundary=abc"])
+    func aMultipartBodyThatCannotBeParsedIsRefused(contentType: String) async throws {
+        try await TestGateway.with { gateway in
+            let account = TestEnvironment.accountId()
+            let token = try await gateway.addRcloneAccount(account)
+            let key = "\(account)/no-boundary.mp3"
+            let envelope = Array("--abc\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nID3 recording\r\n--abc--\r\n".utf8)
+            let answer = try await gateway.send(.PUT, "/k/\(token)/\(key)", body: envelope, headers: [("Content-Type", contentType)])
+            #expect(answer.status == 400, "\(answer.text)")
+            #expect(answer.text.contains("malformed_body"))
+            #expect(try await TestServers.rclone().headObject(key: key) == nil)
+            #expect(try await gateway.runtime.storage.objectCount(accountId: account) == 0)
+        }
+    }
+
     @Test func eachAccountOnlyEverWritesItsOwnBucket() async throws {
         try await TestGateway.with { gateway in
             let first = TestEnvironment.accountId()

@@ -38,12 +38,22 @@ struct StoreRoute: Sendable {
             throw GatewayError(.contentTooLarge, "too_large", "the body is \(declared) bytes; this gateway takes at most \(maxRequestBytes)")
         }
         let contentType = request.headers[.contentType]
+        let boundary = contentType.flatMap(KazooMultipartParser.boundary(fromContentType:))
+        // A recording is never multipart: a multipart body the parser cannot read (no boundary, another
+        // subtype) would otherwise be stored whole, envelope and all, as the recording.
+        if boundary == nil, let contentType, contentType.trimmingCharacters(in: .whitespaces).lowercased().hasPrefix("multipart/") {
+            throw GatewayError(
+                .badRequest,
+                "malformed_body",
+                "the body is \(contentType.split(separator: ";").first ?? "multipart") without a multipart/form-data boundary the gateway can read; nothing was stored"
+            )
+        }
         return Target(
             key: key,
             requestPath: auth.segments.joined(separator: "/"),
             declaredLength: declared,
             contentType: contentType,
-            multipartBoundary: contentType.flatMap(KazooMultipartParser.boundary(fromContentType:))
+            multipartBoundary: boundary
         )
     }
 
