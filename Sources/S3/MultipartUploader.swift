@@ -1,6 +1,7 @@
 import Crypto
 public import Logging
 public import NIOCore
+import Synchronization
 
 /// Lands a stream of bytes of unknown length in S3 with a hard ceiling on memory.
 ///
@@ -90,7 +91,8 @@ public struct MultipartUploader: Sendable {
             throw error
         }
         do {
-            let parts = try await uploadParts(first: first, reader: &reader, client: client, key: key, uploadId: uploadId, charge: charge)
+            // The first part is handed over, not kept: a part's memory goes when its upload ends, with its budget.
+            let parts = try await uploadParts(first: consume first, reader: &reader, client: client, key: key, uploadId: uploadId, charge: charge)
                 .sorted { $0.part.partNumber < $1.part.partNumber }
             let stored = try await client.completeMultipartUpload(key: key, uploadId: uploadId, parts: parts.map(\.part))
             return UploadResult(
@@ -123,20 +125,24 @@ public struct MultipartUploader: Sendable {
         }
     }
 
-    /// Uploads `first` and every further part, `parallelParts` at a time; the budget is released as each ends.
+    /// Uploads `first` and every further part, `parallelParts` at a time; the budget is released as each ends,
+    /// and so is the part's memory: nothing here or in the task group keeps a part once its upload ended (a
+    /// finished child task lives until the group collects it, so it holds its part through a `PartHandoff`).
     private func uploadParts<Iterator: AsyncIteratorProtocol>(
-        first: ByteBuffer,
+        first: consuming ByteBuffer,
         reader: inout PartReader<Iterator>,
         client: S3Client,
         key: String,
         uploadId: String,
         charge: Int
     ) async throws -> [(part: CompletedPart, digest: SHA256Digest)] where Iterator.Element == ByteBuffer {
-        try await withThrowingTaskGroup(of: (part: CompletedPart, digest: SHA256Digest).self) { group in
+        let firstPart = PartHandoff(first)
+        return try await withThrowingTaskGroup(of: (part: CompletedPart, digest: SHA256Digest).self) { group in
             let budget = self.budget
-            func start(_ part: ByteBuffer, number: Int) {
+            func start(_ handoff: PartHandoff, number: Int) {
                 group.addTask {
                     defer { budget.release(charge) }
+                    let part = handoff.take()
                     // One hash per part: it is signed (S3 checks it) and feeds the object's composite checksum.
                     let (digest, payload) = ObjectChecksum.sha256(part.readableBytesView)
                     let etag = try await client.uploadPart(key: key, uploadId: uploadId, partNumber: number, body: part, sha256: payload)
@@ -146,7 +152,7 @@ public struct MultipartUploader: Sendable {
             var completed: [(part: CompletedPart, digest: SHA256Digest)] = []
             var number = 1
             var inFlight = 1
-            start(first, number: number)
+            start(firstPart, number: number)
             while true {
                 if inFlight >= parallelParts, let done = try await group.next() {
                     completed.append(done)
@@ -158,11 +164,27 @@ public struct MultipartUploader: Sendable {
                     budget.release(charge)
                     throw UploadError.tooManyParts(partSize: part.readableBytes)
                 }
-                start(part, number: number)
+                start(PartHandoff(part), number: number)
                 inFlight += 1
             }
             for try await done in group { completed.append(done) }
             return completed
+        }
+    }
+}
+
+/// Carries a part into its upload task and lets go of it there, so the part's memory is freed when the
+/// task's work ends rather than when the task group collects the finished task.
+final class PartHandoff: Sendable {
+    private let part: Mutex<ByteBuffer?>
+
+    init(_ part: consuming ByteBuffer) { self.part = Mutex(part) }
+
+    /// The part, once; an empty buffer after that.
+    func take() -> ByteBuffer {
+        part.withLock { part in
+            defer { part = nil }
+            return part ?? ByteBuffer()
         }
     }
 }

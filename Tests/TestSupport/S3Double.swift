@@ -101,7 +101,7 @@ public final class S3Double: Sendable {
         }
     }
 
-    public struct Answer {
+    public struct Answer: Sendable {
         public var status: HTTPResponseStatus
         public var headers: [(String, String)] = []
         public var body: ByteBuffer = ByteBuffer()
