@@ -212,7 +212,10 @@ struct FaultInjectionTests {
         await #expect(throws: (any Error).self) { try await task.value }
         continuation.finish()
         #expect(budget.inUse == 0)
-        #expect(fixture.double.requests.last == "AbortMultipartUpload")
+        // Aborted, never completed. (Not "the last request": an UploadPart sent before the cancellation may reach the
+        // double on its own connection after the abort does; seen once in a clean-clone run.)
+        #expect(fixture.double.requests.contains("AbortMultipartUpload"))
+        #expect(!fixture.double.requests.contains("CompleteMultipartUpload"))
         #expect(fixture.sleeps.value == 0, "a cancelled upload was retried")
         #expect(fixture.double.object("cancelled.mp3") == nil)
     }
