@@ -4,7 +4,7 @@
 # on and then off, and a memory budget of BUDGET MiB. Prints, per setting: the serve process's peak RSS
 # (VmHWM from /proc), its CPU, the answers, and whether every object landed byte-identical.
 # Usage: Benchmarks/concurrent-stores.sh [STORES] [SIZE_MIB] [BUDGET_MIB]   (defaults 256, 9, 64)
-# RG_BIN: a recording-gateway binary to measure instead of this tree's release build.
+# RG_BIN: a recording-gateway binary to measure instead of this tree's release build (Benchmarks/bench-lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stores=${1:-256}
@@ -20,20 +20,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ -n "${RG_BIN:-}" ]; then
-  bin=$RG_BIN
-else
-  swift build -c release --scratch-path .build-release --product recording-gateway >/dev/null
-  bin=.build-release/release/recording-gateway
-fi
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-
-RCLONE=$(command -v rclone || python3 -c 'import sysconfig,os; print(os.path.join(sysconfig.get_path("scripts"), "rclone"))')
-s3_port=$(free_port)
-secret=$(python3 -c 'import secrets; print(secrets.token_hex(20))')
-mkdir -p "$work/s3/bench"
-"$RCLONE" serve s3 --addr "127.0.0.1:$s3_port" --auth-key "BENCHKEY,$secret" "$work/s3" >"$work/rclone.log" 2>&1 &
-pids+=($!)
+source Benchmarks/bench-lib.sh
+start_rclone
 
 port=$(free_port)
 write_config() {
@@ -43,10 +31,7 @@ write_config() {
 JSON
 }
 write_config true
-account=4a9b2c3d4e5f60718293a4b5c6d7e8f9
-token=$(printf %s "$secret" | RG_MASTER_KEY= "$bin" accounts add --config "$work/config.json" --account-id "$account" --name Bench \
-  --bucket bench --host "127.0.0.1:$s3_port" --scheme http --path-style --access-key-id BENCHKEY --secret-access-key-stdin --json |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+add_bench_account "$work/config.json"
 
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$work/recording.mp3"
 echo "$stores concurrent stores of $size_mib MiB, memory_budget_bytes $budget_mib MiB; $(nproc) cores shared by curl, the gateway and rclone"
@@ -55,17 +40,14 @@ for spool in true false; do
   write_config "$spool"
   RG_MASTER_KEY= "$bin" serve --config "$work/config.json" >"$work/serve.log" 2>&1 &
   serve_pid=$!
-  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  wait_for_gateway "$port"
   args=()
   for i in $(seq 1 "$stores"); do args+=(-T "$work/recording.mp3" -o /dev/null "http://127.0.0.1:$port/k/$token/$account/c-$spool-$i.mp3"); done
   start=$(date +%s.%N)
   codes=$(curl -sS --no-progress-meter --parallel --parallel-max "$stores" --parallel-immediate -w '%{http_code}\n' "${args[@]}" || true)
   end=$(date +%s.%N)
-  hwm=$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$serve_pid/status")
-  cpu=$(python3 -c "
-import os
-f = open('/proc/$serve_pid/stat').read().rsplit(')', 1)[1].split()
-print(f'{(int(f[11]) + int(f[12])) / os.sysconf(\"SC_CLK_TCK\"):.2f}')")
+  hwm=$(process_peak_rss_mib "$serve_pid")
+  cpu=$(process_cpu_seconds "$serve_pid")
   kill "$serve_pid"; wait "$serve_pid" || true; serve_pid=""
   ok=$(grep -c '^201$' <<<"$codes" || true)
   landed=0

@@ -17,33 +17,17 @@ cleanup() {
 trap cleanup EXIT
 
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } >/dev/null
-# RG_BIN: a recording-gateway binary to measure instead of this tree's release build (compare-commits.sh).
-if [ -n "${RG_BIN:-}" ]; then
-  bin=$RG_BIN
-else
-  swift build -c release --scratch-path .build-release --product recording-gateway >/dev/null
-  bin=.build-release/release/recording-gateway
-fi
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-
-RCLONE=$(command -v rclone || python3 -c 'import sysconfig,os; print(os.path.join(sysconfig.get_path("scripts"), "rclone"))')
-s3_port=$(free_port)
-secret=$(python3 -c 'import secrets; print(secrets.token_hex(20))')
-mkdir -p "$work/s3/bench"
-"$RCLONE" serve s3 --addr "127.0.0.1:$s3_port" --auth-key "BENCHKEY,$secret" "$work/s3" >"$work/rclone.log" 2>&1 &
-pids+=($!)
+source Benchmarks/bench-lib.sh
+start_rclone
 
 port=$(free_port)
 cat >"$work/config.json" <<JSON
 {"listen": "127.0.0.1:$port", "admin_listen": "127.0.0.1:0", "public_base_url": "https://recordings.example.com", "data_dir": "$work/data", "log_level": "warning"}
 JSON
-account=4a9b2c3d4e5f60718293a4b5c6d7e8f9
-token=$(printf %s "$secret" | RG_MASTER_KEY= "$bin" accounts add --config "$work/config.json" --account-id "$account" --name Bench \
-  --bucket bench --host "127.0.0.1:$s3_port" --scheme http --path-style --access-key-id BENCHKEY --secret-access-key-stdin --json |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+add_bench_account "$work/config.json"
 RG_MASTER_KEY= "$bin" serve --config "$work/config.json" >"$work/serve.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+wait_for_gateway "$port"
 
 path="$account/0123456789abcdef0123456789abcdef/202611-0123456789abcdef0123456789abcdef/0123456789abcdef0123456789abcdef.mp3"
 head -c 1000000 /dev/urandom >"$work/recording.mp3"

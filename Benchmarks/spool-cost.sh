@@ -18,21 +18,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# RG_BIN: a recording-gateway binary to measure instead of this tree's release build (compare-commits.sh).
-if [ -n "${RG_BIN:-}" ]; then
-  bin=$RG_BIN
-else
-  swift build -c release --scratch-path .build-release --product recording-gateway >/dev/null
-  bin=.build-release/release/recording-gateway
-fi
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-
-RCLONE=$(command -v rclone || python3 -c 'import sysconfig,os; print(os.path.join(sysconfig.get_path("scripts"), "rclone"))')
-s3_port=$(free_port)
-secret=$(python3 -c 'import secrets; print(secrets.token_hex(20))')
-mkdir -p "$work/s3/bench"
-"$RCLONE" serve s3 --addr "127.0.0.1:$s3_port" --auth-key "BENCHKEY,$secret" "$work/s3" >"$work/rclone.log" 2>&1 &
-pids+=($!)
+source Benchmarks/bench-lib.sh
+start_rclone
 
 port=$(free_port)
 write_config() {
@@ -42,10 +29,7 @@ write_config() {
 JSON
 }
 write_config true
-account=4a9b2c3d4e5f60718293a4b5c6d7e8f9
-token=$(printf %s "$secret" | RG_MASTER_KEY= "$bin" accounts add --config "$work/config.json" --account-id "$account" --name Bench \
-  --bucket bench --host "127.0.0.1:$s3_port" --scheme http --path-style --access-key-id BENCHKEY --secret-access-key-stdin --json |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+add_bench_account "$work/config.json"
 
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$work/recording.mp3"
 total_mib=$((stores * size_mib))
@@ -55,16 +39,13 @@ run_round() { # $1 = spool_enabled, $2 = round
   write_config "$1"
   RG_MASTER_KEY= "$bin" serve --config "$work/config.json" >"$work/serve.log" 2>&1 &
   serve_pid=$!
-  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  wait_for_gateway "$port"
   args=()
   for i in $(seq 1 "$stores"); do args+=(-T "$work/recording.mp3" -o /dev/null "http://127.0.0.1:$port/k/$token/$account/r$2-$1-$i.mp3"); done
   start=$(date +%s.%N)
   codes=$(curl -sS --no-progress-meter --parallel --parallel-max "$stores" --parallel-immediate -w '%{http_code}\n' "${args[@]}")
   end=$(date +%s.%N)
-  cpu=$(python3 -c "
-import os
-f = open('/proc/$serve_pid/stat').read().rsplit(')', 1)[1].split()
-print(f'{(int(f[11]) + int(f[12])) / os.sysconf(\"SC_CLK_TCK\"):.2f}')")
+  cpu=$(process_cpu_seconds "$serve_pid")
   kill "$serve_pid"; wait "$serve_pid" || true; serve_pid=""
   ok=$(grep -c '^201$' <<<"$codes" || true)
   left=$(find "$work/data/spool" -name '*.spool' | wc -l)

@@ -48,12 +48,26 @@ struct CrashSafetyTests {
 
         /// Adds the account (on the private moto) with the command line; returns its token.
         func addAccount() async throws -> String {
+            try await addAccount(bucket: moto.bucket, host: moto.host, accessKeyId: "AKIDPRIVATEMOTO", secret: "private-moto-secret")
+        }
+
+        /// Adds the account on `rclone serve s3` (the test command's) with the command line; returns its token.
+        func addRcloneAccount() async throws -> String {
+            try await addAccount(
+                bucket: try TestServers.environment("RG_RCLONE_BUCKET"),
+                host: try TestEnvironment.host(of: "RG_RCLONE_ENDPOINT"),
+                accessKeyId: try TestServers.environment("RG_RCLONE_ACCESS_KEY"),
+                secret: try TestServers.environment("RG_RCLONE_SECRET_KEY")
+            )
+        }
+
+        func addAccount(bucket: String, host: String, accessKeyId: String, secret: String) async throws -> String {
             let added = try await cli(
                 [
-                    "accounts", "add", "--account-id", accountId, "--name", "Crash test", "--bucket", moto.bucket, "--host", moto.host,
-                    "--scheme", "http", "--path-style", "--access-key-id", "AKIDPRIVATEMOTO", "--secret-access-key-stdin", "--json",
+                    "accounts", "add", "--account-id", accountId, "--name", "Test account", "--bucket", bucket, "--host", host,
+                    "--scheme", "http", "--path-style", "--access-key-id", accessKeyId, "--secret-access-key-stdin", "--json",
                 ],
-                input: "private-moto-secret"
+                input: secret
             )
             try #require(added.status == 0, "\(added.error)")
             let object = try #require(try JSONSerialization.jsonObject(with: Data(added.output.utf8)) as? [String: Any])

@@ -14,51 +14,6 @@ import Testing
 struct ProcessMemoryTests {
     static let budgetMiB = 64
 
-    /// `serve` (debug build) on its own data directory with a 64 MiB budget, and an account on `rclone serve s3`.
-    final class Gateway: Sendable {
-        let directory = NSTemporaryDirectory() + "rg-memory-\(UUID().uuidString)"
-        let port = BackgroundProcess.freePort()
-        let accountId = TestEnvironment.accountId()
-        let environment = [MasterKey.environmentVariable: MasterKey.generateEncoded()]
-        var config: String { directory + "/config.json" }
-
-        init(spool: Bool) throws {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let json = """
-                {"listen": "127.0.0.1:\(port)", "admin_listen": "127.0.0.1:0", "data_dir": "\(directory)/data", "log_level": "warning",
-                 "spool_enabled": \(spool), "spool_min_free_bytes": 0, "memory_budget_bytes": \(ProcessMemoryTests.budgetMiB * 1024 * 1024)}
-                """
-            try Data(json.utf8).write(to: URL(fileURLWithPath: config))
-        }
-
-        deinit { try? FileManager.default.removeItem(atPath: directory) }
-
-        func addRcloneAccount() async throws -> String {
-            let arguments = [
-                "accounts", "add", "--account-id", accountId, "--name", "Memory test", "--bucket", try TestServers.environment("RG_RCLONE_BUCKET"),
-                "--host", try TestEnvironment.host(of: "RG_RCLONE_ENDPOINT"), "--scheme", "http", "--path-style",
-                "--access-key-id", try TestServers.environment("RG_RCLONE_ACCESS_KEY"), "--secret-access-key-stdin", "--json", "--config", config,
-            ]
-            let secret = try TestServers.environment("RG_RCLONE_SECRET_KEY")
-            let environment = environment
-            let added = try await onOwnThread { try CommandLineTests.run(arguments, input: secret, environment: environment) }
-            try #require(added.status == 0, "\(added.error)")
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(added.output.utf8)) as? [String: Any])
-            return try #require(object["token"] as? String)
-        }
-
-        func serve() async throws -> BackgroundProcess {
-            let arguments = ["serve", "--config", config]
-            let environment = ProcessInfo.processInfo.environment.merging(self.environment) { $1 }
-            let port = port
-            return try await onOwnThread {
-                let process = try BackgroundProcess(CommandLineTests.binary, arguments, environment: environment)
-                guard BackgroundProcess.waitForPort(port) else { throw TestServerMissing(description: "serve did not start: \(process.output)") }
-                return process
-            }
-        }
-    }
-
     /// The process's peak resident memory in MiB.
     static func peakRSS(_ pid: Int32) throws -> Int {
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
@@ -69,7 +24,10 @@ struct ProcessMemoryTests {
 
     @Test(arguments: [true, false])
     func manyConcurrentStoresDoNotEachHoldAPartOutsideTheBudget(spool: Bool) async throws {
-        let gateway = try Gateway(spool: spool)
+        // `serve` (debug build) on its own data directory with a 64 MiB budget, an account on `rclone serve s3`.
+        let gateway = try CrashSafetyTests.Setup(
+            moreConfig: #", "spool_enabled": \#(spool), "memory_budget_bytes": \#(Self.budgetMiB * 1024 * 1024)"#
+        )
         let token = try await gateway.addRcloneAccount()
         let serve = try await gateway.serve()
         defer { _ = serve.stop() }

@@ -39,29 +39,25 @@ struct FetchRoute: Sendable {
         let key = location.key
         let account = auth.entry.account
         let contentType = location.contentType ?? ContentTypes.guess(forKey: key)
-        let plan = FetchPlan.choose(
-            method: request.method,
-            hasAuthorization: request.headers[.authorization] != nil,
-            downloadMode: account.downloadMode,
-            inSpool: ledger.isWaitingInSpool(accountId: account.accountId, key: key)
-        )
+        func plan(inSpool: Bool) -> FetchPlan {
+            FetchPlan.choose(
+                method: request.method,
+                hasAuthorization: request.headers[.authorization] != nil,
+                downloadMode: account.downloadMode,
+                inSpool: inSpool
+            )
+        }
         do {
-            switch plan {
+            switch plan(inSpool: ledger.isWaitingInSpool(accountId: account.accountId, key: key)) {
             case .fromSpool:
                 // Replayed meanwhile (the file is gone): S3 answers, as planned for an object not in the spool.
                 if let answer = fromSpool(request, accountId: account.accountId, key: key, contentType: contentType, logger: logger) {
                     metrics.spoolFetch()
                     return answer
                 }
-                let replanned = FetchPlan.choose(
-                    method: request.method,
-                    hasAuthorization: request.headers[.authorization] != nil,
-                    downloadMode: account.downloadMode,
-                    inSpool: false
-                )
-                return try await fromS3(replanned, request, auth: auth, location: location, contentType: contentType, logger: logger)
-            case .headFromS3, .proxy, .redirect:
-                return try await fromS3(plan, request, auth: auth, location: location, contentType: contentType, logger: logger)
+                return try await fromS3(plan(inSpool: false), request, auth: auth, location: location, contentType: contentType, logger: logger)
+            case let planned:
+                return try await fromS3(planned, request, auth: auth, location: location, contentType: contentType, logger: logger)
             }
         } catch let error as S3Error {
             logger.error("S3 refused the fetch: \(error)", metadata: ["key": "\(key)", "s3_code": "\(error.code)"])

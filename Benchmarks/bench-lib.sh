@@ -1,0 +1,49 @@
+# Shared by the benchmark scripts that drive a release `serve` (source it after setting `work` and `pids`):
+# the binary to measure, free ports, `rclone serve s3` with a `bench` bucket, the benchmark account, and
+# what /proc says of the serve process.
+
+# $bin: RG_BIN (a binary to measure instead, as compare-commits.sh passes), else this tree's release build.
+if [ -n "${RG_BIN:-}" ]; then
+  bin=$RG_BIN
+else
+  swift build -c release --scratch-path .build-release --product recording-gateway >/dev/null
+  bin=.build-release/release/recording-gateway
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# Starts `rclone serve s3` on $work/s3 (bucket `bench`); sets s3_port and secret, adds its pid to pids.
+start_rclone() {
+  local rclone
+  rclone=$(command -v rclone || python3 -c 'import sysconfig,os; print(os.path.join(sysconfig.get_path("scripts"), "rclone"))')
+  s3_port=$(free_port)
+  secret=$(python3 -c 'import secrets; print(secrets.token_hex(20))')
+  mkdir -p "$work/s3/bench"
+  "$rclone" serve s3 --addr "127.0.0.1:$s3_port" --auth-key "BENCHKEY,$secret" "$work/s3" >"$work/rclone.log" 2>&1 &
+  pids+=($!)
+}
+
+# Adds the benchmark account on that rclone to the configuration $1; sets account and token.
+add_bench_account() {
+  account=4a9b2c3d4e5f60718293a4b5c6d7e8f9
+  token=$(printf %s "$secret" | RG_MASTER_KEY= "$bin" accounts add --config "$1" --account-id "$account" --name Bench \
+    --bucket bench --host "127.0.0.1:$s3_port" --scheme http --path-style --access-key-id BENCHKEY --secret-access-key-stdin --json |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+}
+
+# Waits until the gateway on port $1 answers /healthz.
+wait_for_gateway() {
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$1/healthz" >/dev/null && return 0; sleep 0.1; done
+  return 1
+}
+
+# CPU seconds (user + system) the process $1 has used.
+process_cpu_seconds() {
+  python3 -c "
+import os
+f = open('/proc/$1/stat').read().rsplit(')', 1)[1].split()
+print(f'{(int(f[11]) + int(f[12])) / os.sysconf(\"SC_CLK_TCK\"):.2f}')"
+}
+
+# The process $1's peak resident memory (VmHWM) in MiB.
+process_peak_rss_mib() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
