@@ -47,3 +47,5 @@ print(f'{(int(f[11]) + int(f[12])) / os.sysconf(\"SC_CLK_TCK\"):.2f}')"
 
 # The process $1's peak resident memory (VmHWM) in MiB.
 process_peak_rss_mib() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
+# The process $1's resident memory now (VmRSS) in MiB.
+process_rss_mib() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }

@@ -27,20 +27,22 @@ port=$(free_port)
 write_config() {
   cat >"$work/config.json" <<JSON
 {"listen": "127.0.0.1:$port", "admin_listen": "127.0.0.1:0", "public_base_url": "https://recordings.example.com", "data_dir": "$work/data",
- "log_level": "warning", "spool_enabled": $1, "spool_min_free_bytes": 0, "memory_budget_bytes": $((budget_mib * 1024 * 1024))}
+ "log_level": "warning", "spool_enabled": $1, "spool_min_free_bytes": 0, "memory_budget_bytes": $((budget_mib * 1024 * 1024)),
+ "admission_timeout_seconds": 600}
 JSON
 }
 write_config true
 add_bench_account "$work/config.json"
 
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$work/recording.mp3"
-echo "$stores concurrent stores of $size_mib MiB, memory_budget_bytes $budget_mib MiB; $(nproc) cores shared by curl, the gateway and rclone"
+echo "$stores concurrent stores of $size_mib MiB, memory_budget_bytes $budget_mib MiB (admission_timeout_seconds 600: every store waits its turn); $(nproc) cores shared by curl, the gateway and rclone"
 
 for spool in true false; do
   write_config "$spool"
   RG_MASTER_KEY= "$bin" serve --config "$work/config.json" >"$work/serve.log" 2>&1 &
   serve_pid=$!
   wait_for_gateway "$port"
+  idle=$(process_rss_mib "$serve_pid")
   args=()
   for i in $(seq 1 "$stores"); do args+=(-T "$work/recording.mp3" -o /dev/null "http://127.0.0.1:$port/k/$token/$account/c-$spool-$i.mp3"); done
   start=$(date +%s.%N)
@@ -52,7 +54,7 @@ for spool in true false; do
   ok=$(grep -c '^201$' <<<"$codes" || true)
   landed=0
   for i in $(seq 1 "$stores"); do cmp -s "$work/recording.mp3" "$work/s3/bench/$account/c-$spool-$i.mp3" && landed=$((landed + 1)); done
-  printf 'spool_enabled=%-5s  peak RSS %s MiB  %.2f s  gateway CPU %s s  %d/%d answered 201  %d/%d landed byte-identical  answers: %s\n' \
-    "$spool" "$hwm" "$(python3 -c "print($end - $start)")" "$cpu" "$ok" "$stores" "$landed" "$stores" "$(sort <<<"$codes" | uniq -c | tr -s ' \n' ' ')"
+  printf 'spool_enabled=%-5s  peak RSS %s MiB (idle %s)  %.2f s  gateway CPU %s s  %d/%d answered 201  %d/%d landed byte-identical  answers: %s\n' \
+    "$spool" "$hwm" "$idle" "$(python3 -c "print($end - $start)")" "$cpu" "$ok" "$stores" "$landed" "$stores" "$(sort <<<"$codes" | uniq -c | tr -s ' \n' ' ')"
   rm -rf "$work/s3/bench"/*
 done

@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 /// The bytes all uploads in the process may hold at once. A part buffer is acquired before it is
@@ -10,7 +11,8 @@ public final class MemoryBudget: Sendable {
     private struct Waiter {
         var id: UInt64
         var bytes: Int
-        var continuation: CheckedContinuation<Void, any Error>
+        /// Resumed with true when granted, false when its time ran out.
+        var continuation: CheckedContinuation<Bool, any Error>
     }
 
     private struct State {
@@ -21,8 +23,8 @@ public final class MemoryBudget: Sendable {
         var waiters: [Waiter] = []
 
         /// Grants waiters at the head of the queue while they fit; returns the ones to resume.
-        mutating func grantWaiters() -> [CheckedContinuation<Void, any Error>] {
-            var granted: [CheckedContinuation<Void, any Error>] = []
+        mutating func grantWaiters() -> [CheckedContinuation<Bool, any Error>] {
+            var granted: [CheckedContinuation<Bool, any Error>] = []
             while let first = waiters.first, inUse + first.bytes <= capacity {
                 waiters.removeFirst()
                 take(first.bytes)
@@ -35,6 +37,12 @@ public final class MemoryBudget: Sendable {
             inUse += bytes
             highWaterMark = max(highWaterMark, inUse)
         }
+
+        /// Takes waiter `id` out of the queue, if it is still there.
+        mutating func remove(_ id: UInt64) -> CheckedContinuation<Bool, any Error>? {
+            guard let index = waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            return waiters.remove(at: index).continuation
+        }
     }
 
     private let state: Mutex<State>
@@ -46,6 +54,17 @@ public final class MemoryBudget: Sendable {
 
     /// Takes `bytes` from the budget, waiting while it is spent. Throws `CancellationError` if the task is cancelled while waiting.
     public func acquire(_ bytes: Int) async throws {
+        _ = try await acquire(bytes, deadline: nil)
+    }
+
+    /// Takes `bytes`, waiting at most `timeout`: false if they could not be had in that time (nothing is
+    /// held then). The time is kept by a timer of its own, not by a task: a waiter whose time ran out
+    /// leaves the queue then, however busy the tasks that would notice it are.
+    public func acquire(_ bytes: Int, within timeout: Duration) async throws -> Bool {
+        try await acquire(bytes, deadline: timeout)
+    }
+
+    private func acquire(_ bytes: Int, deadline timeout: Duration?) async throws -> Bool {
         guard bytes > 0, bytes <= capacity else { throw MemoryBudgetError(requested: bytes, capacity: capacity) }
         try Task.checkCancellation()
         let id: UInt64? = state.withLock { state in
@@ -56,10 +75,10 @@ public final class MemoryBudget: Sendable {
             state.nextId += 1
             return state.nextId
         }
-        guard let id else { return }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let granted: [CheckedContinuation<Void, any Error>]? = state.withLock { state in
+        guard let id else { return true }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
+                let granted: [CheckedContinuation<Bool, any Error>]? = state.withLock { state in
                     if Task.isCancelled { return nil }
                     state.waiters.append(Waiter(id: id, bytes: bytes, continuation: continuation))
                     // A release may have happened between the first check and now.
@@ -69,18 +88,35 @@ public final class MemoryBudget: Sendable {
                     continuation.resume(throwing: CancellationError())
                     return
                 }
-                for waiter in granted { waiter.resume() }
+                for waiter in granted { waiter.resume(returning: true) }
+                if let timeout {
+                    let (seconds, attoseconds) = timeout.components
+                    let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+                    DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
+                        self.leave(id, with: { $0.resume(returning: false) })
+                    }
+                }
             }
         } onCancel: {
-            let cancelled: CheckedContinuation<Void, any Error>? = state.withLock { state in
-                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-                let waiter = state.waiters.remove(at: index)
-                return waiter.continuation
-            }
-            cancelled?.resume(throwing: CancellationError())
-            // Removing a waiter from the head may let the next ones in.
-            let granted = state.withLock { $0.grantWaiters() }
-            for continuation in granted { continuation.resume() }
+            leave(id, with: { $0.resume(throwing: CancellationError()) })
+        }
+    }
+
+    /// Takes waiter `id` out of the queue (if it is still waiting) and resumes it with `resume`; the
+    /// waiters behind it may fit now.
+    private func leave(_ id: UInt64, with resume: (CheckedContinuation<Bool, any Error>) -> Void) {
+        let (left, granted) = state.withLock { state in (state.remove(id), state.grantWaiters()) }
+        if let left { resume(left) }
+        for continuation in granted { continuation.resume(returning: true) }
+    }
+
+    /// Takes `bytes` if they are free now, without waiting (and without passing anyone waiting).
+    public func tryAcquire(_ bytes: Int) -> Bool {
+        guard bytes > 0 else { return true }
+        return state.withLock { state in
+            guard state.waiters.isEmpty && state.inUse + bytes <= capacity else { return false }
+            state.take(bytes)
+            return true
         }
     }
 
@@ -92,7 +128,7 @@ public final class MemoryBudget: Sendable {
             state.inUse -= min(bytes, state.inUse)
             return state.grantWaiters()
         }
-        for continuation in granted { continuation.resume() }
+        for continuation in granted { continuation.resume(returning: true) }
     }
 
     /// Bytes held right now.

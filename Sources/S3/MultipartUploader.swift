@@ -5,9 +5,11 @@ import Synchronization
 
 /// Lands a stream of bytes of unknown length in S3 with a hard ceiling on memory.
 ///
-/// Each part buffer is acquired from the shared `MemoryBudget` before it is filled and released when
-/// its upload ends, whatever the outcome; at most `parallelParts` parts are in flight and the body is
-/// not read further until one finishes. A body shorter than one part is one PutObject. Every part's
+/// Each part buffer is acquired from the shared `MemoryBudget` once the part's first bytes are there
+/// (a client that sends a few bytes and stops holds none), sized to what the part can still hold (a body
+/// declared shorter than a part takes only what it needs), and released when its upload ends, whatever
+/// the outcome; at most `parallelParts` parts are in flight and the body is not read further until one
+/// finishes. A body shorter than one part is one PutObject. Every part's
 /// SHA-256 is signed, so S3 verifies each byte it stores, and the same digests make the object's
 /// checksum (`ObjectChecksum`) for the caller to record: each byte is hashed once.
 public struct MultipartUploader: Sendable {
@@ -52,10 +54,9 @@ public struct MultipartUploader: Sendable {
         expectedLength: Int? = nil
     ) async throws -> UploadResult where Body.Element == ByteBuffer {
         let partSize = partSize(forExpectedLength: expectedLength)
-        let charge = Self.bufferCharge(forPartSize: partSize)
-        var reader = PartReader(iterator: body.makeAsyncIterator(), partSize: partSize, charge: charge, budget: budget)
+        var reader = PartReader(iterator: body.makeAsyncIterator(), partSize: partSize, expectedLength: expectedLength, budget: budget)
 
-        guard let first = try await reader.nextPart() else {
+        guard let (first, charge) = try await reader.nextPart() else {
             // Zero bytes: one empty PutObject.
             let (digest, payload) = ObjectChecksum.sha256(ByteBuffer().readableBytesView)
             let stored = try await client.putObject(key: key, body: ByteBuffer(), options: options, sha256: payload)
@@ -92,7 +93,7 @@ public struct MultipartUploader: Sendable {
         }
         do {
             // The first part is handed over, not kept: a part's memory goes when its upload ends, with its budget.
-            let parts = try await uploadParts(first: consume first, reader: &reader, client: client, key: key, uploadId: uploadId, charge: charge)
+            let parts = try await uploadParts(first: consume first, charge: charge, reader: &reader, client: client, key: key, uploadId: uploadId)
                 .sorted { $0.part.partNumber < $1.part.partNumber }
             let stored = try await client.completeMultipartUpload(key: key, uploadId: uploadId, parts: parts.map(\.part))
             return UploadResult(
@@ -130,16 +131,16 @@ public struct MultipartUploader: Sendable {
     /// finished child task lives until the group collects it, so it holds its part through a `PartHandoff`).
     private func uploadParts<Iterator: AsyncIteratorProtocol>(
         first: consuming ByteBuffer,
+        charge firstCharge: Int,
         reader: inout PartReader<Iterator>,
         client: S3Client,
         key: String,
-        uploadId: String,
-        charge: Int
+        uploadId: String
     ) async throws -> [(part: CompletedPart, digest: SHA256Digest)] where Iterator.Element == ByteBuffer {
         let firstPart = PartHandoff(first)
         return try await withThrowingTaskGroup(of: (part: CompletedPart, digest: SHA256Digest).self) { group in
             let budget = self.budget
-            func start(_ handoff: PartHandoff, number: Int) {
+            func start(_ handoff: PartHandoff, number: Int, charge: Int) {
                 group.addTask {
                     defer { budget.release(charge) }
                     let part = handoff.take()
@@ -152,19 +153,19 @@ public struct MultipartUploader: Sendable {
             var completed: [(part: CompletedPart, digest: SHA256Digest)] = []
             var number = 1
             var inFlight = 1
-            start(firstPart, number: number)
+            start(firstPart, number: number, charge: firstCharge)
             while true {
                 if inFlight >= parallelParts, let done = try await group.next() {
                     completed.append(done)
                     inFlight -= 1
                 }
-                guard let part = try await reader.nextPart() else { break }
+                guard let (part, charge) = try await reader.nextPart() else { break }
                 number += 1
                 guard number <= Self.maximumParts else {
                     budget.release(charge)
                     throw UploadError.tooManyParts(partSize: part.readableBytes)
                 }
-                start(PartHandoff(part), number: number)
+                start(PartHandoff(part), number: number, charge: charge)
                 inFlight += 1
             }
             for try await done in group { completed.append(done) }
@@ -213,58 +214,80 @@ public enum UploadError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// Fills part buffers from the body: the budget is acquired before a buffer is filled (so a spent
-/// budget stops the reading), and the whole object is hashed as it passes.
+/// Fills part buffers from the body, and hashes the whole object as it passes. A part's buffer is taken
+/// from the budget only when its first `stagingBytes` (or the end of the body) are there, and only as
+/// large as the part can still be: the declared length, where there is one, bounds what is left. When
+/// the budget is spent the reader waits, holding what it gathered, and so reads no further.
 struct PartReader<Iterator: AsyncIteratorProtocol> where Iterator.Element == ByteBuffer {
+    /// Bytes gathered before a part's buffer is taken.
+    static var stagingBytes: Int { 16 * 1024 }
+
     var iterator: Iterator
     let partSize: Int
-    /// What one buffer is charged to the budget (its real allocation).
-    let charge: Int
+    /// The body's declared length (an upper bound on what is left); nil when unknown.
+    let expectedLength: Int?
     let budget: MemoryBudget
     var carry: ByteBuffer?
     var size = 0
     var finished = false
 
-    init(iterator: Iterator, partSize: Int, charge: Int, budget: MemoryBudget) {
+    init(iterator: Iterator, partSize: Int, expectedLength: Int?, budget: MemoryBudget) {
         self.iterator = iterator
         self.partSize = partSize
-        self.charge = charge
+        self.expectedLength = expectedLength
         self.budget = budget
     }
 
-    /// The next part, holding `charge` bytes of budget that the caller must release; nil at the end (nothing held).
-    mutating func nextPart() async throws -> ByteBuffer? {
-        if finished && carry == nil { return nil }
+    /// The body's next chunk; nil at its end.
+    private mutating func nextChunk() async throws -> ByteBuffer? {
+        if let chunk = carry {
+            carry = nil
+            if chunk.readableBytes > 0 { return chunk }
+        }
+        guard !finished else { return nil }
+        guard let chunk = try await iterator.next() else {
+            // Some bodies (AsyncStream) end quietly when their task is cancelled: a cancelled
+            // read is not the end of the object, and must never complete an upload.
+            try Task.checkCancellation()
+            finished = true
+            return nil
+        }
+        return chunk
+    }
+
+    /// The next part and the budget it holds (`charge`, which the caller must release); nil at the end (nothing held).
+    mutating func nextPart() async throws -> (part: ByteBuffer, charge: Int)? {
+        var staged: [ByteBuffer] = []
+        var stagedBytes = 0
+        while stagedBytes < min(Self.stagingBytes, partSize), let chunk = try await nextChunk() {
+            stagedBytes += chunk.readableBytes
+            staged.append(chunk)
+        }
+        guard stagedBytes > 0 else { return nil }
+        let room = expectedLength.map { min(partSize, max($0 - size, stagedBytes)) } ?? partSize
+        let charge = MultipartUploader.bufferCharge(forPartSize: room)
         try await budget.acquire(charge)
         do {
             var part = ByteBuffer()
-            part.reserveCapacity(partSize)
-            while part.readableBytes < partSize {
-                if var chunk = carry, chunk.readableBytes > 0 {
-                    let take = min(partSize - part.readableBytes, chunk.readableBytes)
-                    if let slice = chunk.readSlice(length: take) { part.writeImmutableBuffer(slice) }
-                    carry = chunk.readableBytes > 0 ? chunk : nil
-                    continue
-                }
-                carry = nil
-                guard !finished, let chunk = try await iterator.next() else {
-                    // Some bodies (AsyncStream) end quietly when their task is cancelled: a cancelled
-                    // read is not the end of the object, and must never complete an upload.
-                    try Task.checkCancellation()
-                    finished = true
-                    break
-                }
-                carry = chunk
-            }
-            if part.readableBytes == 0 {
-                budget.release(charge)
-                return nil
+            part.reserveCapacity(room)
+            for chunk in staged { carry = fill(&part, from: chunk) ?? carry }
+            staged.removeAll()
+            while part.readableBytes < partSize, carry == nil, let chunk = try await nextChunk() {
+                carry = fill(&part, from: chunk)
             }
             size += part.readableBytes
-            return part
+            return (part, charge)
         } catch {
             budget.release(charge)
             throw error
         }
+    }
+
+    /// Copies what fits of `chunk` into `part`; returns the rest, if any.
+    private func fill(_ part: inout ByteBuffer, from chunk: ByteBuffer) -> ByteBuffer? {
+        var chunk = chunk
+        let take = min(partSize - part.readableBytes, chunk.readableBytes)
+        if let slice = chunk.readSlice(length: take) { part.writeImmutableBuffer(slice) }
+        return chunk.readableBytes > 0 ? chunk : nil
     }
 }

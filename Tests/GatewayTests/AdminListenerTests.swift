@@ -57,7 +57,7 @@ struct AdminListenerTests {
             #expect(samples[#"rg_queue_uploads{state="pending"}"#] == 1)
             #expect((samples["rg_queue_oldest_pending_age_seconds"] ?? -1) >= 0)
             #expect((samples["rg_spool_bytes"] ?? 0) > Double(bytes.count))
-            #expect(samples["rg_memory_budget_capacity_bytes"] == Double(gateway.runtime.budget.capacity))
+            #expect(samples["rg_memory_budget_capacity_bytes"] == Double(gateway.runtime.memory.capacity))
             #expect(samples[#"rg_account_replays_paused{account_id="\#(down)"}"#] == 1)
             #expect(samples[#"rg_account_replays_paused{account_id="\#(id)"}"#] == 0)
             // The unreachable account's PutObject: retried once (the test policy allows 2 attempts), then failed.
@@ -88,7 +88,7 @@ struct AdminListenerTests {
             #expect(object["version"] as? String == GatewayVersion.current)
             #expect(object["uptime_seconds"] is Int)
             let budget = try #require(object["memory_budget"] as? [String: Int])
-            #expect(budget["capacity_bytes"] == gateway.runtime.budget.capacity)
+            #expect(budget["capacity_bytes"] == gateway.runtime.memory.capacity)
             #expect(!status.text.contains(Self.adminToken))
         }
         // Without a configured token the API is closed; /metrics still answers.

@@ -21,6 +21,28 @@ struct MemoryBudgetTests {
         #expect(budget.inUse == 0)
     }
 
+    @Test func aWaitWithATimeLimitGivesUpThenAndHoldsNothing() async throws {
+        let budget = MemoryBudget(capacity: 10)
+        try await budget.acquire(8)
+        let started = ContinuousClock.now
+        #expect(try await budget.acquire(5, within: .milliseconds(200)) == false)
+        #expect(ContinuousClock.now - started >= .milliseconds(200))
+        #expect(budget.inUse == 8 && budget.waiting == 0)
+        // Time enough: granted when the holder releases.
+        async let granted = budget.acquire(5, within: .seconds(30))
+        #expect(try await eventually(10) { budget.waiting == 1 })
+        budget.release(8)
+        #expect(try await granted == true)
+        #expect(budget.inUse == 5)
+        // A waiter that gave up at the head of the queue lets the one behind it in.
+        async let big = budget.acquire(10, within: .milliseconds(200))
+        #expect(try await eventually(10) { budget.waiting == 1 })
+        async let small = budget.acquire(5)
+        #expect(try await big == false)
+        try await small
+        #expect(budget.inUse == 10)
+    }
+
     @Test func waitersWaitWhileSpentAndAreServedInOrder() async throws {
         let budget = MemoryBudget(capacity: 10)
         try await budget.acquire(10)

@@ -10,7 +10,7 @@ struct AdminAPI: Sendable {
     let accounts: AccountRegistry
     let directory: AccountDirectory
     let ledger: RecordingLedger
-    let budget: MemoryBudget
+    let memory: GatewayMemory
     let metrics: GatewayMetrics
     let publicBaseURL: String
     let startedAt = ContinuousClock.now
@@ -33,7 +33,7 @@ struct AdminAPI: Sendable {
 
     /// `/metrics`: the Prometheus text, gauges read now.
     func metricsText() async throws -> String {
-        metrics.render(queue: try await ledger.snapshot(), spool: ledger.spool.status(), budget: budget, accountIds: directory.accountIds)
+        metrics.render(queue: try await ledger.snapshot(), spool: ledger.spool.status(), memory: memory, accountIds: directory.accountIds)
     }
 
     func status() async -> StatusAnswer {
@@ -45,7 +45,7 @@ struct AdminAPI: Sendable {
             version: GatewayVersion.current,
             uptimeSeconds: (ContinuousClock.now - startedAt).components.seconds,
             accounts: directory.count,
-            memoryBudget: .init(inUseBytes: budget.inUse, capacityBytes: budget.capacity),
+            memoryBudget: .init(inUseBytes: memory.inUse, capacityBytes: memory.capacity),
             queue: depth
         )
     }

@@ -22,6 +22,13 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
     public var partSizeBytes: Int = 8 * 1024 * 1024
     /// Parts in flight per upload.
     public var parallelParts: Int = 4
+    /// Stores that read their bodies at once; nil: what a quarter of the budget holds at
+    /// `reservedBytesPerStore` each. The memory they may hold on the way in is set aside from the budget.
+    public var maxConcurrentStores: Int? = nil
+    /// A store that cannot be admitted (no slot, no memory) in this time is answered 503 with Retry-After.
+    public var admissionTimeoutSeconds: Int = 30
+    /// A body that sends nothing for this long, while the gateway waits for it, is dropped (408, nothing stored).
+    public var bodyIdleTimeoutSeconds: Int = 60
     /// The largest request body accepted (413 above it).
     public var maxRequestBytes: Int = 5 * 1024 * 1024 * 1024
     /// Lifetime of presigned GET URLs unless an account sets its own (1...604800).
@@ -66,6 +73,9 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         case memoryBudgetBytes = "memory_budget_bytes"
         case partSizeBytes = "part_size_bytes"
         case parallelParts = "parallel_parts"
+        case maxConcurrentStores = "max_concurrent_stores"
+        case admissionTimeoutSeconds = "admission_timeout_seconds"
+        case bodyIdleTimeoutSeconds = "body_idle_timeout_seconds"
         case maxRequestBytes = "max_request_bytes"
         case presignExpirySeconds = "presign_expiry_seconds"
         case s3RetryMaxAttempts = "s3_retry_max_attempts"
@@ -99,6 +109,9 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         try read(.memoryBudgetBytes, into: &config.memoryBudgetBytes)
         try read(.partSizeBytes, into: &config.partSizeBytes)
         try read(.parallelParts, into: &config.parallelParts)
+        config.maxConcurrentStores = try container.decodeIfPresent(Int.self, forKey: .maxConcurrentStores)
+        try read(.admissionTimeoutSeconds, into: &config.admissionTimeoutSeconds)
+        try read(.bodyIdleTimeoutSeconds, into: &config.bodyIdleTimeoutSeconds)
         try read(.maxRequestBytes, into: &config.maxRequestBytes)
         try read(.presignExpirySeconds, into: &config.presignExpirySeconds)
         try read(.s3RetryMaxAttempts, into: &config.s3RetryMaxAttempts)
@@ -153,6 +166,17 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         return config
     }
 
+    /// What one store's connection may hold outside its part buffers, set aside from the budget per
+    /// concurrent store: the flow-control window and the read in progress (64 KiB each), the bytes gathered
+    /// before a part buffer is taken, and the spool's record buffer.
+    public static let reservedBytesPerStore = 192 * 1024
+
+    /// `max_concurrent_stores`, or what a quarter of the budget holds.
+    public var concurrentStores: Int { maxConcurrentStores ?? max(1, memoryBudgetBytes / 4 / Self.reservedBytesPerStore) }
+
+    /// The budget left for part buffers (live stores and replays) once every store's reservation is set aside.
+    public var partBudgetBytes: Int { memoryBudgetBytes - concurrentStores * Self.reservedBytesPerStore }
+
     /// Refuses values the gateway cannot run with, naming the key.
     public func validate() throws(ConfigError) {
         guard partSizeBytes >= 5 * 1024 * 1024 else {
@@ -163,6 +187,14 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         guard memoryBudgetBytes >= charge else {
             throw ConfigError("memory_budget_bytes must hold at least one part buffer (\(charge) bytes for part_size_bytes \(partSizeBytes))")
         }
+        if let maxConcurrentStores, maxConcurrentStores < 1 { throw ConfigError("max_concurrent_stores must be at least 1 (or null)") }
+        guard partBudgetBytes >= charge else {
+            throw ConfigError(
+                "memory_budget_bytes (\(memoryBudgetBytes)) must hold max_concurrent_stores (\(concurrentStores)) × \(Self.reservedBytesPerStore) bytes and one part buffer (\(charge) bytes): lower max_concurrent_stores or raise the budget"
+            )
+        }
+        guard admissionTimeoutSeconds >= 0 else { throw ConfigError("admission_timeout_seconds cannot be negative") }
+        guard bodyIdleTimeoutSeconds >= 1 else { throw ConfigError("body_idle_timeout_seconds must be at least 1") }
         guard maxRequestBytes >= 1 else { throw ConfigError("max_request_bytes must be at least 1") }
         guard (1...604_800).contains(presignExpirySeconds) else {
             throw ConfigError("presign_expiry_seconds must be from 1 to 604800 (7 days), as S3 requires")

@@ -17,6 +17,6 @@ public struct GatewayContext: RequestContext {
 extension GatewayContext {
     /// The request is accepted: a client waiting for `100 Continue` may now send the body.
     func acceptBody() async {
-        try? await channel.triggerUserOutboundEvent(ExpectContinueHandler.SendContinue()).get()
+        try? await channel.triggerUserOutboundEvent(BodyFlowGate.Accept()).get()
     }
 }

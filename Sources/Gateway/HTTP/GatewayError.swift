@@ -7,10 +7,13 @@ public struct GatewayError: HTTPResponseError, Sendable {
     public let status: HTTPResponse.Status
     public let code: String
     public let message: String
-    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+    /// Sent as `Retry-After` (503: KAZOO retries).
+    public let retryAfterSeconds: Int?
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, retryAfterSeconds: Int? = nil) {
         self.status = status
         self.code = code
         self.message = message
+        self.retryAfterSeconds = retryAfterSeconds
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
@@ -18,7 +21,9 @@ public struct GatewayError: HTTPResponseError, Sendable {
     }
 
     func response() -> Response {
-        JSONResponse.make(status, ["error": ["code": code, "message": message]])
+        var response = JSONResponse.make(status, ["error": ["code": code, "message": message]])
+        if let retryAfterSeconds { response.headers[.retryAfter] = "\(retryAfterSeconds)" }
+        return response
     }
 
     static let unauthorized = GatewayError(

@@ -82,6 +82,11 @@ public final class GatewayMetrics: S3Observer {
         duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
 
+    /// A store stopped by a limit: `admission_timeout` (503) or `body_idle` (408).
+    func storeLimited(_ limit: String) {
+        CoreMetrics.Counter(label: "rg_store_limits_total", dimensions: [("limit", limit)], factory: factory).increment()
+    }
+
     func redirected() { redirects.increment() }
     func proxiedFetch() { proxied.increment() }
     func spoolFetch() { spoolFetches.increment() }
@@ -102,7 +107,7 @@ public final class GatewayMetrics: S3Observer {
     // MARK: Scrape
 
     /// The Prometheus text exposition, after reading the gauges.
-    func render(queue snapshot: QueueSnapshot, spool spoolStatus: Spool.Status, budget: MemoryBudget, accountIds: [String]) -> String {
+    func render(queue snapshot: QueueSnapshot, spool spoolStatus: Spool.Status, memory: GatewayMemory, accountIds: [String]) -> String {
         for state in QueuedUpload.State.allCases {
             CoreMetrics.Gauge(label: "rg_queue_uploads", dimensions: [("state", state.rawValue)], factory: factory).record(
                 snapshot.counts[state] ?? 0
@@ -111,8 +116,10 @@ public final class GatewayMetrics: S3Observer {
         CoreMetrics.Gauge(label: "rg_queue_oldest_pending_age_seconds", factory: factory).record(snapshot.oldestPendingAge ?? 0)
         CoreMetrics.Gauge(label: "rg_spool_bytes", factory: factory).record(spoolStatus.usedBytes)
         CoreMetrics.Gauge(label: "rg_spool_free_bytes", factory: factory).record(spoolStatus.freeBytes)
-        CoreMetrics.Gauge(label: "rg_memory_budget_in_use_bytes", factory: factory).record(budget.inUse)
-        CoreMetrics.Gauge(label: "rg_memory_budget_capacity_bytes", factory: factory).record(budget.capacity)
+        CoreMetrics.Gauge(label: "rg_memory_budget_in_use_bytes", factory: factory).record(memory.inUse)
+        CoreMetrics.Gauge(label: "rg_memory_budget_capacity_bytes", factory: factory).record(memory.capacity)
+        CoreMetrics.Gauge(label: "rg_stores_in_progress", factory: factory).record(memory.storeSlots.inUse)
+        CoreMetrics.Gauge(label: "rg_stores_max_concurrent", factory: factory).record(memory.storeSlots.capacity)
         let paused = snapshot.paused
         for accountId in Set(accountIds).union(paused) {
             CoreMetrics.Gauge(label: "rg_account_replays_paused", dimensions: [("account_id", accountId)], factory: factory)

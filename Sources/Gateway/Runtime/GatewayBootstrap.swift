@@ -90,7 +90,7 @@ public enum GatewayBootstrap {
             accounts: registry,
             ledger: ledger,
             http: http,
-            budget: MemoryBudget(capacity: config.memoryBudgetBytes),
+            memory: GatewayMemory(config: config),
             metrics: metrics,
             directory: directory,
             adminToken: environment["RG_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? config.adminToken,

@@ -15,7 +15,7 @@ public struct GatewayRuntime: Sendable {
     public let accounts: AccountRegistry
     public let ledger: RecordingLedger
     public let http: HTTPClient
-    public let budget: MemoryBudget
+    public let memory: GatewayMemory
     public let metrics: GatewayMetrics
     let directory: AccountDirectory
     let adminToken: String?
@@ -28,7 +28,7 @@ public struct GatewayRuntime: Sendable {
 
     /// The uploader live stores and replays share (one memory budget).
     var uploader: MultipartUploader {
-        MultipartUploader(budget: budget, partSize: config.partSizeBytes, parallelParts: config.parallelParts, logger: logger)
+        MultipartUploader(budget: memory.parts, partSize: config.partSizeBytes, parallelParts: config.parallelParts, logger: logger)
     }
 
     /// Replays queued uploads (the worker, and `queue replay`).
@@ -52,6 +52,7 @@ public struct GatewayRuntime: Sendable {
                 directory: directory,
                 ledger: ledger,
                 uploader: uploader,
+                admission: StoreAdmission(memory: memory, timeout: .seconds(config.admissionTimeoutSeconds)),
                 health: HealthCheck(storage: storage, dataDirectory: config.dataDir, ledger: ledger),
                 metrics: metrics,
                 logger: logger,
@@ -64,7 +65,7 @@ public struct GatewayRuntime: Sendable {
                     accounts: accounts,
                     directory: directory,
                     ledger: ledger,
-                    budget: budget,
+                    memory: memory,
                     metrics: metrics,
                     publicBaseURL: config.publicBaseURL
                 ),

@@ -14,6 +14,7 @@ enum KazooApplication {
         directory: AccountDirectory,
         ledger: RecordingLedger,
         uploader: MultipartUploader,
+        admission: StoreAdmission,
         health: HealthCheck,
         metrics: GatewayMetrics,
         logger: Logger,
@@ -23,7 +24,13 @@ enum KazooApplication {
         let locator = ledger.locator
         let responder = GatewayResponder(
             directory: directory,
-            storeRoute: StoreRoute(uploader: uploader, ledger: ledger, maxRequestBytes: config.maxRequestBytes, metrics: metrics),
+            storeRoute: StoreRoute(
+                uploader: uploader,
+                admission: admission,
+                ledger: ledger,
+                maxRequestBytes: config.maxRequestBytes,
+                metrics: metrics
+            ),
             fetchRoute: FetchRoute(locator: locator, ledger: ledger, defaultExpiry: config.presignExpirySeconds, metrics: metrics),
             health: health,
             metrics: metrics
@@ -31,7 +38,7 @@ enum KazooApplication {
         let http1 = HTTPServerBuilder.http1(
             configuration: .init(
                 additionalChannelHandlers: [
-                    ExpectContinueHandler(),
+                    BodyFlowGate(idleTimeout: .seconds(Int64(config.bodyIdleTimeoutSeconds))),
                     FastRedirectHandler(
                         directory: directory,
                         locator: locator,

@@ -12,6 +12,7 @@ import Spool
 /// full, quota) an S3 failure is a 503: nothing is acknowledged that is not safe.
 struct StoreRoute: Sendable {
     let uploader: MultipartUploader
+    let admission: StoreAdmission
     let ledger: RecordingLedger
     let maxRequestBytes: Int
     let metrics: GatewayMetrics
@@ -72,11 +73,18 @@ struct StoreRoute: Sendable {
         let account = auth.entry.account
         let target = try target(of: request, auth: auth)
         let key = target.key
+        // A slot first (the memory this store's connection may hold), then `100 Continue`: a store that
+        // waits here holds only the bytes that came with its head.
+        guard try await admission.enter() else {
+            metrics.storeLimited("admission_timeout")
+            throw admission.busy()
+        }
+        defer { admission.leave() }
         // Accepted: now the client may send the body.
         await context.acceptBody()
 
         var body = StoreBody(
-            source: request.body.makeAsyncIterator(),
+            source: FlowControlledBody(request.body, channel: context.channel),
             declaredLength: target.declaredLength,
             limit: maxRequestBytes,
             multipartBoundary: target.multipartBoundary
@@ -142,6 +150,10 @@ struct StoreRoute: Sendable {
             throw GatewayError(.badRequest, "malformed_body", error.message)
         } catch let error as GatewayError {
             throw error
+        } catch let error as BodyIdleTimeout {
+            logger.notice("store dropped: \(error)", metadata: ["key": "\(key)", "received": "\(body.received)"])
+            metrics.storeLimited("body_idle")
+            throw GatewayError(.requestTimeout, "body_idle", "\(error); nothing was stored")
         } catch {
             // Most often the client went away mid-body; the upload was abandoned and nothing was stored.
             logger.notice("store abandoned: \(error)", metadata: ["key": "\(key)", "received": "\(body.received)"])

@@ -1,0 +1,66 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import Gateway
+
+/// The limits a store meets, with their answers and metrics: no slot in time (503 with Retry-After,
+/// before `100 Continue`, so the body is never sent), a body that goes quiet (408, nothing stored,
+/// the connection closed), and `Expect: 100-continue` still answered once a store is admitted.
+@Suite(.serialized)
+struct StoreLimitTests {
+    static var config: GatewayConfig {
+        var config = TestGateway.config
+        config.maxConcurrentStores = 1
+        config.admissionTimeoutSeconds = 1
+        // Well apart, so that a test runner whose threads are busy with other suites cannot make the quiet
+        // body's 408 (which frees its slot) come before the other store's 503.
+        config.bodyIdleTimeoutSeconds = 6
+        return config
+    }
+
+    @Test func aStoreWithNoRoomIsAnswered503AndAQuietBody408() async throws {
+        try await TestGateway.with(config: Self.config) { gateway in
+            let id = TestEnvironment.accountId()
+            let token = try await gateway.addRcloneAccount(id)
+            let port = gateway.port
+            // The one slot: a store that sends its head and 10 bytes, then nothing.
+            let quiet = try await onOwnThread {
+                let connection = try RawConnection(port: port)
+                try connection.send("PUT /k/\(token)/\(id)/quiet.mp3 HTTP/1.1\r\nHost: g\r\nContent-Length: 1000\r\n\r\n0123456789")
+                return connection
+            }
+            #expect(try await eventually(10) { gateway.runtime.memory.storeSlots.inUse == 1 }, "the quiet store holds the slot")
+            // No slot within admission_timeout_seconds: 503 with Retry-After, and curl never sends the body.
+            let started = ContinuousClock.now
+            let busy = try await onOwnThread {
+                try Curl.run([
+                    "-X", "PUT", "-H", "Expect: 100-continue", "--data-binary", "hello", "--write-out", "%{http_code} %header{retry-after}",
+                    "--output", "/dev/null", "--expect100-timeout", "30", "http://127.0.0.1:\(port)/k/\(token)/\(id)/busy.mp3",
+                ])
+            }
+            let waited = ContinuousClock.now - started
+            #expect(busy.output == "503 5", "\(busy.output) \(busy.error)")
+            #expect(waited >= .milliseconds(900) && waited < .seconds(20), "\(waited)")
+            // The quiet body is dropped after body_idle_timeout_seconds: 408, connection closed, nothing stored.
+            let answer = try await onOwnThread { quiet.receiveUntilClosed(seconds: 15) }
+            #expect(answer.hasPrefix("HTTP/1.1 408"), "\(answer)")
+            #expect(answer.contains("body_idle") && answer.lowercased().contains("connection: close"), "\(answer)")
+            #expect(try await TestServers.rclone().headObject(key: "\(id)/quiet.mp3") == nil)
+            #expect(gateway.spoolFiles.isEmpty)
+            // The slot is free again: a store with Expect: 100-continue goes through.
+            let stored = try await onOwnThread {
+                try Curl.request([
+                    "-X", "PUT", "-H", "Expect: 100-continue", "--data-binary", "hello", "http://127.0.0.1:\(port)/k/\(token)/\(id)/ok.mp3",
+                ])
+            }
+            #expect(stored.status == 201, "\(stored.text)")
+            let metrics = AdminListenerTests.samples(try await gateway.send(.GET, "http://127.0.0.1:\(gateway.adminPort)/metrics").text)
+            #expect(metrics[#"rg_store_limits_total{limit="admission_timeout"}"#] == 1)
+            #expect(metrics[#"rg_store_limits_total{limit="body_idle"}"#] == 1)
+            #expect(metrics["rg_stores_max_concurrent"] == 1)
+            #expect(metrics["rg_stores_in_progress"] == 0)
+            #expect(gateway.log.all.joined(separator: "\n").contains("store dropped: the body sent nothing for 6 s"))
+        }
+    }
+}
