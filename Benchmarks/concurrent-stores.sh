@@ -4,6 +4,7 @@
 # on and then off, and a memory budget of BUDGET MiB. Prints, per setting: the serve process's peak RSS
 # (VmHWM from /proc), its CPU, the answers, and whether every object landed byte-identical.
 # Usage: Benchmarks/concurrent-stores.sh [STORES] [SIZE_MIB] [BUDGET_MIB]   (defaults 256, 9, 64)
+# RG_LOG_LEVEL: serve's log level (default warning); RG_SERVE_LOG_DIR: keep each run's serve log there.
 # RG_BIN: a recording-gateway binary to measure instead of this tree's release build (Benchmarks/bench-lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,7 @@ port=$(free_port)
 write_config() {
   cat >"$work/config.json" <<JSON
 {"listen": "127.0.0.1:$port", "admin_listen": "127.0.0.1:0", "public_base_url": "https://recordings.example.com", "data_dir": "$work/data",
- "log_level": "warning", "spool_enabled": $1, "spool_min_free_bytes": 0, "memory_budget_bytes": $((budget_mib * 1024 * 1024)),
+ "log_level": "${RG_LOG_LEVEL:-warning}", "spool_enabled": $1, "spool_min_free_bytes": 0, "memory_budget_bytes": $((budget_mib * 1024 * 1024)),
  "admission_timeout_seconds": 600}
 JSON
 }
@@ -51,6 +52,7 @@ for spool in true false; do
   hwm=$(process_peak_rss_mib "$serve_pid")
   cpu=$(process_cpu_seconds "$serve_pid")
   kill "$serve_pid"; wait "$serve_pid" || true; serve_pid=""
+  if [ -n "${RG_SERVE_LOG_DIR:-}" ]; then cp "$work/serve.log" "$RG_SERVE_LOG_DIR/concurrent-stores-spool-$spool.log"; fi
   ok=$(grep -c '^201$' <<<"$codes" || true)
   landed=0
   for i in $(seq 1 "$stores"); do cmp -s "$work/recording.mp3" "$work/s3/bench/$account/c-$spool-$i.mp3" && landed=$((landed + 1)); done
