@@ -44,10 +44,21 @@ for spool in true false; do
   serve_pid=$!
   wait_for_gateway "$port"
   idle=$(process_rss_mib "$serve_pid")
-  args=()
-  for i in $(seq 1 "$stores"); do args+=(-T "$work/recording.mp3" -o /dev/null "http://127.0.0.1:$port/k/$token/$account/c-$spool-$i.mp3"); done
+  # curl takes at most 300 parallel transfers (above that --parallel-max falls back to 50), so the stores
+  # are shared among curl processes of at most 256 each, all started at once.
   start=$(date +%s.%N)
-  codes=$(curl -sS --no-progress-meter --parallel --parallel-max "$stores" --parallel-immediate -w '%{http_code}\n' "${args[@]}" || true)
+  curls=()
+  for first in $(seq 1 256 "$stores"); do
+    last=$((first + 255 < stores ? first + 255 : stores))
+    args=()
+    for i in $(seq "$first" "$last"); do args+=(-T "$work/recording.mp3" -o /dev/null "http://127.0.0.1:$port/k/$token/$account/c-$spool-$i.mp3"); done
+    curl -sS --no-progress-meter --parallel --parallel-max 256 --parallel-immediate -w '%{http_code}\n' "${args[@]}" >"$work/codes-$first" || true &
+    curls+=($!)
+    pids+=($!)
+  done
+  wait "${curls[@]}"
+  codes=$(cat "$work"/codes-*)
+  rm -f "$work"/codes-*
   end=$(date +%s.%N)
   hwm=$(process_peak_rss_mib "$serve_pid")
   cpu=$(process_cpu_seconds "$serve_pid")
