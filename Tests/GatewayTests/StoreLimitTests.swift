@@ -63,4 +63,30 @@ struct StoreLimitTests {
             #expect(gateway.log.all.joined(separator: "\n").contains("store dropped: the body sent nothing for 6 s"))
         }
     }
+
+    @Test func connectionsBeyondTheLimitWaitUntilOthersClose() async throws {
+        var config = TestGateway.config
+        config.maxConnections = 2
+        try await TestGateway.with(config: config) { gateway in
+            let port = gateway.port
+            let first = try await onOwnThread { try RawConnection(port: port) }
+            let second = try await onOwnThread { try RawConnection(port: port) }
+            #expect(try await eventually(10) { gateway.runtime.memory.connections.openConnections == 2 })
+            // A third connects (the kernel's backlog takes it) and asks, but is not accepted...
+            let third = try await onOwnThread {
+                let connection = try RawConnection(port: port)
+                try connection.send("GET /healthz HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n")
+                return connection
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(gateway.runtime.memory.connections.openConnections == 2)
+            let metrics = AdminListenerTests.samples(try await gateway.send(.GET, "http://127.0.0.1:\(gateway.adminPort)/metrics").text)
+            #expect(metrics["rg_connections_open"] == 2 && metrics["rg_connections_max"] == 2)
+            // ...until one of the first two closes.
+            first.close()
+            let answer = try await onOwnThread { third.receiveUntilClosed(seconds: 10) }
+            #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+            second.close()
+        }
+    }
 }

@@ -21,12 +21,21 @@ public final class RawConnection: @unchecked Sendable {
             }
         }
         guard descriptor >= 0, connected else {
-            close(descriptor)
+            Glibc.close(descriptor)
             throw POSIXError(.ECONNREFUSED)
         }
     }
 
-    deinit { close(descriptor) }
+    private var closed = false
+
+    deinit { close() }
+
+    /// Closes the connection (once).
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        Glibc.close(descriptor)
+    }
 
     /// Sends every byte of `bytes`.
     public func send(_ bytes: [UInt8]) throws {

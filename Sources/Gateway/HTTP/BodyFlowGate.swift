@@ -69,7 +69,7 @@ final class BodyFlowGate: ChannelDuplexHandler, RemovableChannelHandler {
             try? options.setOption(.maxMessagesPerRead, value: 1)
             try? options.setOption(
                 .recvAllocator,
-                value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16 * 1024, maximum: Self.maximumRead)
+                value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 4 * 1024, maximum: Self.maximumRead)
             )
         }
     }

@@ -1,23 +1,29 @@
 public import S3
 
-/// `memory_budget_bytes`, split once into the two pools that never wait for each other: a slot per
-/// concurrent store, each standing for `GatewayConfig.reservedBytesPerStore` (what its connection may
-/// hold on the way in), and the part buffers of live stores and replays, which get the rest.
+/// `memory_budget_bytes`, split once into pools that never wait for each other: a share per open
+/// connection (`GatewayConfig.reservedBytesPerConnection`, kept by `ConnectionLimit`), a slot per concurrent
+/// store, each standing for `GatewayConfig.reservedBytesPerStore` (what its connection may hold on the way
+/// in), and the part buffers of live stores and replays, which get the rest.
 public struct GatewayMemory: Sendable {
     /// Part buffers (the uploader's budget).
     public let parts: MemoryBudget
     /// One unit per store reading its body.
     let storeSlots: MemoryBudget
     let reservedPerStore: Int
+    /// Open KAZOO connections.
+    let connections: ConnectionLimit
     public let capacity: Int
 
     public init(config: GatewayConfig) {
         parts = MemoryBudget(capacity: config.partBudgetBytes)
         storeSlots = MemoryBudget(capacity: config.concurrentStores)
         reservedPerStore = GatewayConfig.reservedBytesPerStore
+        connections = ConnectionLimit(limit: config.connections)
         capacity = config.memoryBudgetBytes
     }
 
     /// Bytes held or set aside right now.
-    public var inUse: Int { parts.inUse + storeSlots.inUse * reservedPerStore }
+    public var inUse: Int {
+        parts.inUse + storeSlots.inUse * reservedPerStore + connections.openConnections * GatewayConfig.reservedBytesPerConnection
+    }
 }

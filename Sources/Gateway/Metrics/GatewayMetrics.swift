@@ -120,6 +120,8 @@ public final class GatewayMetrics: S3Observer {
         CoreMetrics.Gauge(label: "rg_memory_budget_capacity_bytes", factory: factory).record(memory.capacity)
         CoreMetrics.Gauge(label: "rg_stores_in_progress", factory: factory).record(memory.storeSlots.inUse)
         CoreMetrics.Gauge(label: "rg_stores_max_concurrent", factory: factory).record(memory.storeSlots.capacity)
+        CoreMetrics.Gauge(label: "rg_connections_open", factory: factory).record(memory.connections.openConnections)
+        CoreMetrics.Gauge(label: "rg_connections_max", factory: factory).record(memory.connections.limit)
         let paused = snapshot.paused
         for accountId in Set(accountIds).union(paused) {
             CoreMetrics.Gauge(label: "rg_account_replays_paused", dimensions: [("account_id", accountId)], factory: factory)

@@ -59,7 +59,13 @@ enum KazooApplication {
         return Application(
             responder: responder,
             server: server,
-            configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: nil),
+            // Connections beyond max_connections wait in the kernel's backlog: let it hold them.
+            configuration: ApplicationConfiguration(
+                address: .hostname(address.host, port: address.port),
+                serverName: nil,
+                backlog: 4096,
+                availableConnectionsDelegate: admission.memory.connections
+            ),
             onServerRunning: onServerRunning,
             logger: logger
         )
