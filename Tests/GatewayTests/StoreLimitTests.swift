@@ -72,6 +72,15 @@ struct StoreLimitTests {
             let first = try await onOwnThread { try RawConnection(port: port) }
             let second = try await onOwnThread { try RawConnection(port: port) }
             #expect(try await eventually(10) { gateway.runtime.memory.connections.openConnections == 2 })
+            // At the limit an answer closes its connection, keep-alive or not: idle connections must not hold the places.
+            let atLimit = try await onOwnThread {
+                try second.send("GET /healthz HTTP/1.1\r\nHost: g\r\n\r\n")
+                return second.receiveUntilClosed(seconds: 10)
+            }
+            #expect(atLimit.hasPrefix("HTTP/1.1 200") && atLimit.lowercased().contains("connection: close"), "\(atLimit)")
+            #expect(try await eventually(10) { gateway.runtime.memory.connections.openConnections == 1 })
+            let replacement = try await onOwnThread { try RawConnection(port: port) }
+            #expect(try await eventually(10) { gateway.runtime.memory.connections.openConnections == 2 })
             // A third connects (the kernel's backlog takes it) and asks, but is not accepted...
             let third = try await onOwnThread {
                 let connection = try RawConnection(port: port)
@@ -87,6 +96,7 @@ struct StoreLimitTests {
             let answer = try await onOwnThread { third.receiveUntilClosed(seconds: 10) }
             #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
             second.close()
+            replacement.close()
         }
     }
 }

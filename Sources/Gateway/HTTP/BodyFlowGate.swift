@@ -22,6 +22,10 @@ import NIOHTTPTypes
 /// means the body will never come, so it says `Connection: close` and the connection closes after it.
 /// (Hummingbird 2.28 has no support of its own.)
 ///
+/// While the gateway is at `max_connections`, every answer closes its connection: a client's idle
+/// keep-alive connections would otherwise hold the places that the connections waiting to be accepted need
+/// (curl and httpc keep theirs open; the server's idle timeout is minutes).
+///
 /// And it drops a body that sends nothing for `idleTimeout` while the gateway is waiting for it (not
 /// while the gateway itself holds the reads): the body ends with `BodyIdleTimeout`, and the answer
 /// closes the connection.
@@ -44,6 +48,7 @@ final class BodyFlowGate: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let window: Int
     private let idleTimeout: TimeAmount?
+    private let connections: ConnectionLimit?
     /// A request with a body is being received and its response has not started.
     private var inBody = false
     /// That body waits for the route to accept it.
@@ -58,9 +63,10 @@ final class BodyFlowGate: ChannelDuplexHandler, RemovableChannelHandler {
     /// The body will not be read to its end (never sent, or dropped as idle): the answer closes the connection.
     private var closeAfterResponse = false
 
-    init(window: Int = BodyFlowGate.defaultWindow, idleTimeout: TimeAmount?) {
+    init(window: Int = BodyFlowGate.defaultWindow, idleTimeout: TimeAmount?, connections: ConnectionLimit? = nil) {
         self.window = window
         self.idleTimeout = idleTimeout
+        self.connections = connections
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -120,6 +126,7 @@ final class BodyFlowGate: ChannelDuplexHandler, RemovableChannelHandler {
                 continueOwed = false
                 closeAfterResponse = true
             }
+            if let connections, connections.openConnections >= connections.limit { closeAfterResponse = true }
             if closeAfterResponse {
                 response.headerFields[.connection] = "close"
                 context.write(wrapOutboundOut(.head(response)), promise: promise)

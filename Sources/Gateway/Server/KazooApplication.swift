@@ -38,7 +38,7 @@ enum KazooApplication {
         let http1 = HTTPServerBuilder.http1(
             configuration: .init(
                 additionalChannelHandlers: [
-                    BodyFlowGate(idleTimeout: .seconds(Int64(config.bodyIdleTimeoutSeconds))),
+                    BodyFlowGate(idleTimeout: .seconds(Int64(config.bodyIdleTimeoutSeconds)), connections: admission.memory.connections),
                     FastRedirectHandler(
                         directory: directory,
                         locator: locator,
