@@ -1,4 +1,5 @@
-# Shared by the benchmark scripts that drive a release `serve` (source it after setting `work` and `pids`):
+# Shared by the benchmark scripts that drive a release `serve` (source it first; it sets `work`, `pids`,
+# `serve_pid`, the EXIT trap that stops what was started, and `port` for the gateway):
 # the binary to measure, free ports, `rclone serve s3` with a `bench` bucket, the benchmark account, and
 # what /proc says of the serve process.
 
@@ -49,3 +50,23 @@ print(f'{(int(f[11]) + int(f[12])) / os.sysconf(\"SC_CLK_TCK\"):.2f}')"
 process_peak_rss_mib() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 # The process $1's resident memory now (VmRSS) in MiB.
 process_rss_mib() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
+
+work=$(mktemp -d)
+pids=()
+serve_pid=""
+# Stops serve and every server started (by PID), removes $work.
+bench_cleanup() {
+  [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null || true
+  for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap bench_cleanup EXIT
+port=$(free_port)
+
+# Writes $work/config.json for a serve on $port with spool_enabled $1 and the further "key": value pairs in $2.
+write_config() {
+  cat >"$work/config.json" <<JSON
+{"listen": "127.0.0.1:$port", "admin_listen": "127.0.0.1:0", "public_base_url": "https://recordings.example.com", "data_dir": "$work/data",
+ "log_level": "${RG_LOG_LEVEL:-warning}", "spool_enabled": $1, "spool_min_free_bytes": 0${2:+, $2}}
+JSON
+}

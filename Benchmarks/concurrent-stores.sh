@@ -11,35 +11,19 @@ cd "$(dirname "$0")/.."
 stores=${1:-256}
 size_mib=${2:-9}
 budget_mib=${3:-64}
-work=$(mktemp -d)
-pids=()
-serve_pid=""
-cleanup() {
-  [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null || true
-  for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 source Benchmarks/bench-lib.sh
+# Every store waits its turn: the measure is the memory, not the admission limit.
+limits="\"memory_budget_bytes\": $((budget_mib * 1024 * 1024)), \"admission_timeout_seconds\": 600"
 start_rclone
 
-port=$(free_port)
-write_config() {
-  cat >"$work/config.json" <<JSON
-{"listen": "127.0.0.1:$port", "admin_listen": "127.0.0.1:0", "public_base_url": "https://recordings.example.com", "data_dir": "$work/data",
- "log_level": "${RG_LOG_LEVEL:-warning}", "spool_enabled": $1, "spool_min_free_bytes": 0, "memory_budget_bytes": $((budget_mib * 1024 * 1024)),
- "admission_timeout_seconds": 600}
-JSON
-}
-write_config true
+write_config true "$limits"
 add_bench_account "$work/config.json"
 
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$work/recording.mp3"
 echo "$stores concurrent stores of $size_mib MiB, memory_budget_bytes $budget_mib MiB (admission_timeout_seconds 600: every store waits its turn); $(nproc) cores shared by curl, the gateway and rclone"
 
 for spool in true false; do
-  write_config "$spool"
+  write_config "$spool" "$limits"
   RG_MASTER_KEY= "$bin" serve --config "$work/config.json" >"$work/serve.log" 2>&1 &
   serve_pid=$!
   wait_for_gateway "$port"

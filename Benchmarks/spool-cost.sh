@@ -8,26 +8,9 @@ cd "$(dirname "$0")/.."
 rounds=${1:-3}
 stores=${2:-64}
 size_mib=${3:-20}
-work=$(mktemp -d)
-pids=()
-serve_pid=""
-cleanup() {
-  [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null || true
-  for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 source Benchmarks/bench-lib.sh
 start_rclone
 
-port=$(free_port)
-write_config() {
-  cat >"$work/config.json" <<JSON
-{"listen": "127.0.0.1:$port", "admin_listen": "127.0.0.1:0", "public_base_url": "https://recordings.example.com", "data_dir": "$work/data",
- "log_level": "warning", "spool_enabled": $1, "spool_min_free_bytes": 0}
-JSON
-}
 write_config true
 add_bench_account "$work/config.json"
 

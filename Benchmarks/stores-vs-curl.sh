@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The gateway against curl straight to the same `rclone serve s3` (SigV4 by curl's --aws-sigv4), in one run
+# (issue 17's measures 4 and 5): one store of SIZE MiB (spool on, spool off, curl: MiB/s, gateway CPU, peak
+# RSS), then COUNT stores of 1 MiB with IN_FLIGHT at a time (stores/s, p50, p99 from curl's own timings).
+# Usage: Benchmarks/stores-vs-curl.sh [SIZE_MIB] [COUNT] [IN_FLIGHT]   (defaults 1024, 1000, 64)
+# RG_BIN: a recording-gateway binary to measure instead of this tree's release build (Benchmarks/bench-lib.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size_mib=${1:-1024}
+count=${2:-1000}
+in_flight=${3:-64}
+source Benchmarks/bench-lib.sh
+start_rclone
+write_config true
+add_bench_account "$work/config.json"
+head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$work/big.mp3"
+head -c "$((1024 * 1024))" /dev/urandom >"$work/small.mp3"
+cat "$work/big.mp3" "$work/small.mp3" >/dev/null # in the page cache for every client
+direct="http://127.0.0.1:$s3_port/bench"
+sigv4=(--aws-sigv4 "aws:amz:us-east-1:s3" --user "BENCHKEY:$secret")
+echo "config.example.json's budget and parts; $(nproc) cores shared by curl, the gateway and rclone"
+
+# $1: label; the rest: curl arguments for one upload of big.mp3. Prints MiB/s (and the gateway's CPU and peak RSS).
+one_store() {
+  local label=$1
+  shift
+  local cpu0=0
+  [ -n "$serve_pid" ] && cpu0=$(process_cpu_seconds "$serve_pid")
+  local out
+  out=$(curl -sS -o /dev/null -w '%{http_code} %{time_total}' -T "$work/big.mp3" "$@")
+  read -r code seconds <<<"$out"
+  local rate
+  rate=$(python3 -c "print(round($size_mib / $seconds, 1))")
+  if [ -n "$serve_pid" ]; then
+    local cpu1
+    cpu1=$(process_cpu_seconds "$serve_pid")
+    printf '%-22s %s  %6.1f MiB/s  gateway CPU %.2f s  peak RSS %s MiB\n' "$label" "$code" "$rate" "$(python3 -c "print($cpu1 - $cpu0)")" "$(process_peak_rss_mib "$serve_pid")"
+  else
+    printf '%-22s %s  %6.1f MiB/s\n' "$label" "$code" "$rate"
+  fi
+  echo "$rate" >"$work/rate-$label"
+}
+
+# $1: label, $2: URL prefix; the rest: extra curl arguments. COUNT uploads of small.mp3, IN_FLIGHT at a time.
+small_stores() {
+  local label=$1 prefix=$2
+  shift 2
+  local args=()
+  for i in $(seq 1 "$count"); do args+=(-T "$work/small.mp3" -o /dev/null "$prefix$i.mp3"); done
+  local start end
+  start=$(date +%s.%N)
+  curl -sS --no-progress-meter --parallel --parallel-max "$in_flight" -w '%{http_code} %{time_total}\n' "$@" "${args[@]}" >"$work/times-$label"
+  end=$(date +%s.%N)
+  python3 - "$label" "$start" "$end" "$work/times-$label" <<'PY'
+import sys
+label, start, end, path = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+rows = [line.split() for line in open(path) if line.strip()]
+codes = {}
+for code, _ in rows:
+    codes[code] = codes.get(code, 0) + 1
+times = sorted(float(t) * 1000 for _, t in rows)
+pick = lambda q: times[min(len(times) - 1, int(q * len(times)))]
+print(f"{label:22s} {len(rows) / (end - start):7.1f} stores/s  p50 {pick(0.5):6.1f} ms  p99 {pick(0.99):6.1f} ms  answers {codes}")
+PY
+}
+
+echo "== one store of $size_mib MiB"
+one_store "curl straight to S3" "${sigv4[@]}" "$direct/direct-big.mp3"
+for spool in true false; do
+  write_config "$spool"
+  RG_MASTER_KEY= "$bin" serve --config "$work/config.json" >"$work/serve.log" 2>&1 &
+  serve_pid=$!
+  wait_for_gateway "$port"
+  one_store "gateway spool=$spool" "http://127.0.0.1:$port/k/$token/$account/big-$spool.mp3"
+  cmp -s "$work/big.mp3" "$work/s3/bench/$account/big-$spool.mp3" || echo "  STORED OBJECT DIFFERS"
+  kill "$serve_pid"; wait "$serve_pid" || true; serve_pid=""
+done
+python3 - "$work" <<'PY'
+import sys
+w = sys.argv[1]
+rate = lambda n: float(open(f"{w}/rate-{n}").read())
+curl = rate("curl straight to S3")
+print(f"ratio to curl: spool on {rate('gateway spool=true') / curl:.2f}, spool off {rate('gateway spool=false') / curl:.2f}")
+PY
+
+echo "== $count stores of 1 MiB, $in_flight in flight"
+small_stores "curl straight to S3" "$direct/direct-small-" "${sigv4[@]}"
+write_config true
+RG_MASTER_KEY= "$bin" serve --config "$work/config.json" >"$work/serve.log" 2>&1 &
+serve_pid=$!
+wait_for_gateway "$port"
+small_stores "gateway spool=true" "http://127.0.0.1:$port/k/$token/$account/small-"
