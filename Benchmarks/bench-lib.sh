@@ -70,3 +70,24 @@ write_config() {
  "log_level": "${RG_LOG_LEVEL:-warning}", "spool_enabled": $1, "spool_min_free_bytes": 0${2:+, $2}}
 JSON
 }
+
+# rclone, the configuration (spool on, the further "key": value pairs in $1) and the benchmark account.
+setup_bench() {
+  start_rclone
+  write_config true "${1:-}"
+  add_bench_account "$work/config.json"
+}
+
+# Starts serve with spool_enabled $1 (and the pairs in $2) on $port, its log in $work/serve.log; sets serve_pid.
+start_serve() {
+  write_config "$1" "${2:-}"
+  RG_MASTER_KEY= "$bin" serve --config "$work/config.json" >"$work/serve.log" 2>&1 &
+  serve_pid=$!
+  wait_for_gateway "$port"
+}
+
+stop_serve() {
+  kill "$serve_pid"
+  wait "$serve_pid" || true
+  serve_pid=""
+}

@@ -14,19 +14,13 @@ budget_mib=${3:-64}
 source Benchmarks/bench-lib.sh
 # Every store waits its turn: the measure is the memory, not the admission limit.
 limits="\"memory_budget_bytes\": $((budget_mib * 1024 * 1024)), \"admission_timeout_seconds\": 600"
-start_rclone
-
-write_config true "$limits"
-add_bench_account "$work/config.json"
+setup_bench "$limits"
 
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$work/recording.mp3"
 echo "$stores concurrent stores of $size_mib MiB, memory_budget_bytes $budget_mib MiB (admission_timeout_seconds 600: every store waits its turn); $(nproc) cores shared by curl, the gateway and rclone"
 
 for spool in true false; do
-  write_config "$spool" "$limits"
-  RG_MASTER_KEY= "$bin" serve --config "$work/config.json" >"$work/serve.log" 2>&1 &
-  serve_pid=$!
-  wait_for_gateway "$port"
+  start_serve "$spool" "$limits"
   idle=$(process_rss_mib "$serve_pid")
   # curl takes at most 300 parallel transfers (above that --parallel-max falls back to 50), so the stores
   # are shared among curl processes of at most 256 each, all started at once.
@@ -46,7 +40,7 @@ for spool in true false; do
   end=$(date +%s.%N)
   hwm=$(process_peak_rss_mib "$serve_pid")
   cpu=$(process_cpu_seconds "$serve_pid")
-  kill "$serve_pid"; wait "$serve_pid" || true; serve_pid=""
+  stop_serve
   if [ -n "${RG_SERVE_LOG_DIR:-}" ]; then cp "$work/serve.log" "$RG_SERVE_LOG_DIR/concurrent-stores-spool-$spool.log"; fi
   ok=$(grep -c '^201$' <<<"$codes" || true)
   landed=0

@@ -10,12 +10,8 @@ seconds=${1:-10}
 rounds=${2:-3}
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } >/dev/null
 source Benchmarks/bench-lib.sh
-start_rclone
-write_config true
-add_bench_account "$work/config.json"
-RG_MASTER_KEY= "$bin" serve --config "$work/config.json" >"$work/serve.log" 2>&1 &
-pids+=($!)
-wait_for_gateway "$port"
+setup_bench
+start_serve true
 
 path="$account/0123456789abcdef0123456789abcdef/202611-0123456789abcdef0123456789abcdef/0123456789abcdef0123456789abcdef.mp3"
 head -c 1000000 /dev/urandom >"$work/recording.mp3"

@@ -9,27 +9,21 @@ rounds=${1:-3}
 stores=${2:-64}
 size_mib=${3:-20}
 source Benchmarks/bench-lib.sh
-start_rclone
-
-write_config true
-add_bench_account "$work/config.json"
+setup_bench
 
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$work/recording.mp3"
 total_mib=$((stores * size_mib))
 echo "$stores concurrent stores of $size_mib MiB ($total_mib MiB) per round; $(nproc) cores shared by curl, the gateway and rclone"
 
 run_round() { # $1 = spool_enabled, $2 = round
-  write_config "$1"
-  RG_MASTER_KEY= "$bin" serve --config "$work/config.json" >"$work/serve.log" 2>&1 &
-  serve_pid=$!
-  wait_for_gateway "$port"
+  start_serve "$1"
   args=()
   for i in $(seq 1 "$stores"); do args+=(-T "$work/recording.mp3" -o /dev/null "http://127.0.0.1:$port/k/$token/$account/r$2-$1-$i.mp3"); done
   start=$(date +%s.%N)
   codes=$(curl -sS --no-progress-meter --parallel --parallel-max "$stores" --parallel-immediate -w '%{http_code}\n' "${args[@]}")
   end=$(date +%s.%N)
   cpu=$(process_cpu_seconds "$serve_pid")
-  kill "$serve_pid"; wait "$serve_pid" || true; serve_pid=""
+  stop_serve
   ok=$(grep -c '^201$' <<<"$codes" || true)
   left=$(find "$work/data/spool" -name '*.spool' | wc -l)
   mibs=$(python3 -c "print(f'{$total_mib / ($end - $start):.1f}')")

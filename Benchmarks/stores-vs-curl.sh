@@ -10,9 +10,7 @@ size_mib=${1:-1024}
 count=${2:-1000}
 in_flight=${3:-64}
 source Benchmarks/bench-lib.sh
-start_rclone
-write_config true
-add_bench_account "$work/config.json"
+setup_bench
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$work/big.mp3"
 head -c "$((1024 * 1024))" /dev/urandom >"$work/small.mp3"
 cat "$work/big.mp3" "$work/small.mp3" >/dev/null # in the page cache for every client
@@ -67,13 +65,10 @@ PY
 echo "== one store of $size_mib MiB"
 one_store "curl straight to S3" "${sigv4[@]}" "$direct/direct-big.mp3"
 for spool in true false; do
-  write_config "$spool"
-  RG_MASTER_KEY= "$bin" serve --config "$work/config.json" >"$work/serve.log" 2>&1 &
-  serve_pid=$!
-  wait_for_gateway "$port"
+  start_serve "$spool"
   one_store "gateway spool=$spool" "http://127.0.0.1:$port/k/$token/$account/big-$spool.mp3"
   cmp -s "$work/big.mp3" "$work/s3/bench/$account/big-$spool.mp3" || echo "  STORED OBJECT DIFFERS"
-  kill "$serve_pid"; wait "$serve_pid" || true; serve_pid=""
+  stop_serve
 done
 python3 - "$work" <<'PY'
 import sys
@@ -85,8 +80,5 @@ PY
 
 echo "== $count stores of 1 MiB, $in_flight in flight"
 small_stores "curl straight to S3" "$direct/direct-small-" "${sigv4[@]}"
-write_config true
-RG_MASTER_KEY= "$bin" serve --config "$work/config.json" >"$work/serve.log" 2>&1 &
-serve_pid=$!
-wait_for_gateway "$port"
+start_serve true
 small_stores "gateway spool=true" "http://127.0.0.1:$port/k/$token/$account/small-"

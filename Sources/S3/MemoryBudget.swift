@@ -54,17 +54,17 @@ public final class MemoryBudget: Sendable {
 
     /// Takes `bytes` from the budget, waiting while it is spent. Throws `CancellationError` if the task is cancelled while waiting.
     public func acquire(_ bytes: Int) async throws {
-        _ = try await acquire(bytes, deadline: nil)
+        _ = try await acquire(bytes, timeout: nil)
     }
 
     /// Takes `bytes`, waiting at most `timeout`: false if they could not be had in that time (nothing is
     /// held then). The time is kept by a timer of its own, not by a task: a waiter whose time ran out
     /// leaves the queue then, however busy the tasks that would notice it are.
     public func acquire(_ bytes: Int, within timeout: Duration) async throws -> Bool {
-        try await acquire(bytes, deadline: timeout)
+        try await acquire(bytes, timeout: timeout)
     }
 
-    private func acquire(_ bytes: Int, deadline timeout: Duration?) async throws -> Bool {
+    private func acquire(_ bytes: Int, timeout: Duration?) async throws -> Bool {
         guard bytes > 0, bytes <= capacity else { throw MemoryBudgetError(requested: bytes, capacity: capacity) }
         try Task.checkCancellation()
         let id: UInt64? = state.withLock { state in
@@ -108,16 +108,6 @@ public final class MemoryBudget: Sendable {
         let (left, granted) = state.withLock { state in (state.remove(id), state.grantWaiters()) }
         if let left { resume(left) }
         for continuation in granted { continuation.resume(returning: true) }
-    }
-
-    /// Takes `bytes` if they are free now, without waiting (and without passing anyone waiting).
-    public func tryAcquire(_ bytes: Int) -> Bool {
-        guard bytes > 0 else { return true }
-        return state.withLock { state in
-            guard state.waiters.isEmpty && state.inUse + bytes <= capacity else { return false }
-            state.take(bytes)
-            return true
-        }
     }
 
     /// Gives `bytes` back and wakes the waiters that now fit.

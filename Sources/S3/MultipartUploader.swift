@@ -270,8 +270,9 @@ struct PartReader<Iterator: AsyncIteratorProtocol> where Iterator.Element == Byt
         do {
             var part = ByteBuffer()
             part.reserveCapacity(room)
-            for chunk in staged { carry = fill(&part, from: chunk) ?? carry }
-            staged.removeAll()
+            // Staging stops once it holds `stagingBytes`, less than a part: only its last chunk can pass the part's end.
+            for chunk in staged { carry = fill(&part, from: chunk) }
+            staged.removeAll()  // not kept while the rest of the part is read
             while part.readableBytes < partSize, carry == nil, let chunk = try await nextChunk() {
                 carry = fill(&part, from: chunk)
             }

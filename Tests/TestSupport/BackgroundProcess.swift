@@ -70,19 +70,7 @@ public final class BackgroundProcess: @unchecked Sendable {
     }
 
     /// Whether something accepts TCP connections on the loopback `port` now.
-    public static func isListening(_ port: Int) -> Bool {
-        let socketDescriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socketDescriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        return withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(socketDescriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
-    }
+    public static func isListening(_ port: Int) -> Bool { (try? RawConnection(port: port)) != nil }
 }
 
 /// A private moto server (no IAM enforcement) whose bucket exists before it accepts connections;

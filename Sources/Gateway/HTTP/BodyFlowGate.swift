@@ -36,7 +36,7 @@ final class BodyFlowGate: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPResponsePart
 
     /// Body bytes a connection may have read ahead of the route, beyond the read in progress.
-    static let defaultWindow = 64 * 1024
+    static let window = 64 * 1024
     /// The largest single read from a connection (NIO's adaptive allocator, capped).
     static let maximumRead = 64 * 1024
 
@@ -46,9 +46,8 @@ final class BodyFlowGate: ChannelDuplexHandler, RemovableChannelHandler {
     /// The route moved `bytes` of body on (into a part buffer or the spool): the window opens by as much.
     struct Consumed: Sendable { var bytes: Int }
 
-    private let window: Int
     private let idleTimeout: TimeAmount?
-    private let connections: ConnectionLimit?
+    private let connections: ConnectionLimit
     /// A request with a body is being received and its response has not started.
     private var inBody = false
     /// That body waits for the route to accept it.
@@ -63,8 +62,7 @@ final class BodyFlowGate: ChannelDuplexHandler, RemovableChannelHandler {
     /// The body will not be read to its end (never sent, or dropped as idle): the answer closes the connection.
     private var closeAfterResponse = false
 
-    init(window: Int = BodyFlowGate.defaultWindow, idleTimeout: TimeAmount?, connections: ConnectionLimit? = nil) {
-        self.window = window
+    init(idleTimeout: TimeAmount?, connections: ConnectionLimit) {
         self.idleTimeout = idleTimeout
         self.connections = connections
     }
@@ -82,7 +80,7 @@ final class BodyFlowGate: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) { cancelIdleTimer() }
 
-    private var mayRead: Bool { !inBody || (!awaitingAccept && outstanding < window) }
+    private var mayRead: Bool { !inBody || (!awaitingAccept && outstanding < Self.window) }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -126,7 +124,7 @@ final class BodyFlowGate: ChannelDuplexHandler, RemovableChannelHandler {
                 continueOwed = false
                 closeAfterResponse = true
             }
-            if let connections, connections.openConnections >= connections.limit { closeAfterResponse = true }
+            if connections.openConnections >= connections.limit { closeAfterResponse = true }
             if closeAfterResponse {
                 response.headerFields[.connection] = "close"
                 context.write(wrapOutboundOut(.head(response)), promise: promise)

@@ -9,7 +9,6 @@ public struct GatewayMemory: Sendable {
     public let parts: MemoryBudget
     /// One unit per store reading its body.
     let storeSlots: MemoryBudget
-    let reservedPerStore: Int
     /// Open KAZOO connections.
     let connections: ConnectionLimit
     public let capacity: Int
@@ -17,13 +16,13 @@ public struct GatewayMemory: Sendable {
     public init(config: GatewayConfig) {
         parts = MemoryBudget(capacity: config.partBudgetBytes)
         storeSlots = MemoryBudget(capacity: config.concurrentStores)
-        reservedPerStore = GatewayConfig.reservedBytesPerStore
         connections = ConnectionLimit(limit: config.connections)
         capacity = config.memoryBudgetBytes
     }
 
     /// Bytes held or set aside right now.
     public var inUse: Int {
-        parts.inUse + storeSlots.inUse * reservedPerStore + connections.openConnections * GatewayConfig.reservedBytesPerConnection
+        parts.inUse + storeSlots.inUse * GatewayConfig.reservedBytesPerStore
+            + connections.openConnections * GatewayConfig.reservedBytesPerConnection
     }
 }
