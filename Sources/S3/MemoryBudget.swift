@@ -1,12 +1,20 @@
 import Dispatch
+public import NIOCore
 import Synchronization
 
 /// The bytes all uploads in the process may hold at once. A part buffer is acquired before it is
 /// filled and released when its upload ends; when the budget is spent, `acquire` waits, so the
 /// reader stops reading its socket — that wait is the backpressure. Waiters are served first come,
 /// first served, and a cancelled waiter leaves the queue without taking anything.
+///
+/// Buffers taken with `acquireBuffer` and given back with `recycle` may be kept for the next taker of the
+/// same size, still charged (the memory is resident either way): a fresh part buffer is memory the kernel
+/// maps and zeroes page by page as it is first written, which cost a fifth of an upload's CPU. Kept
+/// buffers never hold back anyone: whoever needs their room gets it, and they are dropped.
 public final class MemoryBudget: Sendable {
     public let capacity: Int
+    /// The most bytes kept buffers may hold.
+    public let spareLimit: Int
 
     private struct Waiter {
         var id: UInt64
@@ -21,16 +29,35 @@ public final class MemoryBudget: Sendable {
         var highWaterMark = 0
         var nextId: UInt64 = 0
         var waiters: [Waiter] = []
+        /// Buffers given back for reuse, each with its charge (counted in `inUse`).
+        var spares: [(buffer: ByteBuffer, charge: Int)] = []
+        var spareBytes = 0
 
-        /// Grants waiters at the head of the queue while they fit; returns the ones to resume.
-        mutating func grantWaiters() -> [CheckedContinuation<Bool, any Error>] {
+        /// Grants waiters at the head of the queue while they fit, dropping kept buffers to make room;
+        /// returns the ones to resume (and the dropped buffers, to free outside the lock).
+        mutating func grantWaiters() -> (granted: [CheckedContinuation<Bool, any Error>], dropped: [ByteBuffer]) {
             var granted: [CheckedContinuation<Bool, any Error>] = []
-            while let first = waiters.first, inUse + first.bytes <= capacity {
+            var dropped: [ByteBuffer] = []
+            while let first = waiters.first {
+                dropped += makeRoom(for: first.bytes)
+                guard inUse + first.bytes <= capacity else { break }
                 waiters.removeFirst()
                 take(first.bytes)
                 granted.append(first.continuation)
             }
-            return granted
+            return (granted, dropped)
+        }
+
+        /// Drops kept buffers, oldest first, until `bytes` fit (or none is left).
+        mutating func makeRoom(for bytes: Int) -> [ByteBuffer] {
+            var dropped: [ByteBuffer] = []
+            while inUse + bytes > capacity, !spares.isEmpty {
+                let spare = spares.removeFirst()
+                spareBytes -= spare.charge
+                inUse -= spare.charge
+                dropped.append(spare.buffer)
+            }
+            return dropped
         }
 
         mutating func take(_ bytes: Int) {
@@ -47,9 +74,55 @@ public final class MemoryBudget: Sendable {
 
     private let state: Mutex<State>
 
-    public init(capacity: Int) {
+    /// `spareLimit`: the most bytes kept for reuse (default: a quarter of the capacity).
+    public init(capacity: Int, spareLimit: Int? = nil) {
         self.capacity = capacity
+        self.spareLimit = spareLimit ?? capacity / 4
         self.state = Mutex(State(capacity: capacity))
+    }
+
+    /// An empty buffer of `charge` bytes' capacity, charged to the budget (waiting like `acquire`): a
+    /// kept one of that size when there is one, else a new one. Give it back with `recycle`.
+    public func acquireBuffer(charge: Int) async throws -> ByteBuffer {
+        let spare: ByteBuffer? = state.withLock { state in
+            guard let index = state.spares.lastIndex(where: { $0.charge == charge }) else { return nil }
+            state.spareBytes -= charge
+            return state.spares.remove(at: index).buffer
+        }
+        if let spare { return spare }
+        try await acquire(charge)
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(charge)
+        return buffer
+    }
+
+    /// Gives back a buffer from `acquireBuffer` and its charge: kept for the next taker (emptied, its
+    /// charge still held) while nobody waits and the kept buffers stay under `spareLimit`, else freed.
+    public func recycle(_ buffer: consuming ByteBuffer, charge: Int) {
+        var buffer = buffer
+        // Emptied outside the lock; if someone else still holds the storage, this takes a new one, untouched.
+        buffer.clear()
+        let kept = state.withLock { state in
+            guard state.waiters.isEmpty, state.spareBytes + charge <= spareLimit, buffer.capacity >= charge else { return false }
+            state.spares.append((buffer, charge))
+            state.spareBytes += charge
+            return true
+        }
+        if !kept { release(charge) }
+    }
+
+    /// Takes `bytes` if they are free now (nobody waiting before), without waiting; whether it did.
+    public func tryAcquire(_ bytes: Int) -> Bool {
+        guard bytes > 0, bytes <= capacity else { return false }
+        let (taken, dropped): (Bool, [ByteBuffer]) = state.withLock { state in
+            guard state.waiters.isEmpty else { return (false, []) }
+            let dropped = state.makeRoom(for: bytes)
+            guard state.inUse + bytes <= capacity else { return (false, dropped) }
+            state.take(bytes)
+            return (true, dropped)
+        }
+        _ = dropped  // freed outside the lock
+        return taken
     }
 
     /// Takes `bytes` from the budget, waiting while it is spent. Throws `CancellationError` if the task is cancelled while waiting.
@@ -67,18 +140,20 @@ public final class MemoryBudget: Sendable {
     private func acquire(_ bytes: Int, timeout: Duration?) async throws -> Bool {
         guard bytes > 0, bytes <= capacity else { throw MemoryBudgetError(requested: bytes, capacity: capacity) }
         try Task.checkCancellation()
-        let id: UInt64? = state.withLock { state in
+        let (id, dropped): (UInt64?, [ByteBuffer]) = state.withLock { state in
+            let dropped = state.waiters.isEmpty ? state.makeRoom(for: bytes) : []
             if state.waiters.isEmpty && state.inUse + bytes <= capacity {
                 state.take(bytes)
-                return nil
+                return (nil, dropped)
             }
             state.nextId += 1
-            return state.nextId
+            return (state.nextId, dropped)
         }
+        _ = dropped  // freed outside the lock
         guard let id else { return true }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
-                let granted: [CheckedContinuation<Bool, any Error>]? = state.withLock { state in
+                let granted: (granted: [CheckedContinuation<Bool, any Error>], dropped: [ByteBuffer])? = state.withLock { state in
                     if Task.isCancelled { return nil }
                     state.waiters.append(Waiter(id: id, bytes: bytes, continuation: continuation))
                     // A release may have happened between the first check and now.
@@ -88,7 +163,7 @@ public final class MemoryBudget: Sendable {
                     continuation.resume(throwing: CancellationError())
                     return
                 }
-                for waiter in granted { waiter.resume(returning: true) }
+                for waiter in granted.granted { waiter.resume(returning: true) }
                 if let timeout {
                     let (seconds, attoseconds) = timeout.components
                     let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
@@ -107,7 +182,7 @@ public final class MemoryBudget: Sendable {
     private func leave(_ id: UInt64, with resume: (CheckedContinuation<Bool, any Error>) -> Void) {
         let (left, granted) = state.withLock { state in (state.remove(id), state.grantWaiters()) }
         if let left { resume(left) }
-        for continuation in granted { continuation.resume(returning: true) }
+        for continuation in granted.granted { continuation.resume(returning: true) }
     }
 
     /// Gives `bytes` back and wakes the waiters that now fit.
@@ -118,16 +193,19 @@ public final class MemoryBudget: Sendable {
             state.inUse -= min(bytes, state.inUse)
             return state.grantWaiters()
         }
-        for continuation in granted { continuation.resume(returning: true) }
+        for continuation in granted.granted { continuation.resume(returning: true) }
     }
 
-    /// Bytes held right now.
-    public var inUse: Int { state.withLock { $0.inUse } }
+    /// Bytes held right now by takers (not counting kept buffers: see `spareBytes`).
+    public var inUse: Int { state.withLock { $0.inUse - $0.spareBytes } }
+
+    /// Bytes held by buffers kept for reuse.
+    public var spareBytes: Int { state.withLock { $0.spareBytes } }
 
     /// Readers waiting for room.
     public var waiting: Int { state.withLock { $0.waiters.count } }
 
-    /// The most bytes ever held at once.
+    /// The most bytes ever held at once, kept buffers included.
     public var highWaterMark: Int { state.withLock { $0.highWaterMark } }
 }
 

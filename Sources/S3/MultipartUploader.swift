@@ -71,9 +71,15 @@ public struct MultipartUploader: Sendable {
         }
         if first.readableBytes < partSize {
             // The whole body fitted in less than one part: one PutObject.
-            defer { budget.release(charge) }
             let (digest, payload) = ObjectChecksum.sha256(first.readableBytesView)
-            let stored = try await client.putObject(key: key, body: first, options: options, sha256: payload)
+            let stored: PutResult
+            do {
+                stored = try await client.putObject(key: key, body: first, options: options, sha256: payload)
+                budget.recycle(consume first, charge: charge)
+            } catch {
+                budget.recycle(consume first, charge: charge)
+                throw error
+            }
             return UploadResult(
                 etag: stored.etag,
                 versionId: stored.versionId,
@@ -88,7 +94,7 @@ public struct MultipartUploader: Sendable {
         do {
             uploadId = try await client.createMultipartUpload(key: key, options: options)
         } catch {
-            budget.release(charge)
+            budget.recycle(consume first, charge: charge)
             throw error
         }
         do {
@@ -142,12 +148,17 @@ public struct MultipartUploader: Sendable {
             let budget = self.budget
             func start(_ handoff: PartHandoff, number: Int, charge: Int) {
                 group.addTask {
-                    defer { budget.release(charge) }
                     let part = handoff.take()
                     // One hash per part: it is signed (S3 checks it) and feeds the object's composite checksum.
                     let (digest, payload) = ObjectChecksum.sha256(part.readableBytesView)
-                    let etag = try await client.uploadPart(key: key, uploadId: uploadId, partNumber: number, body: part, sha256: payload)
-                    return (CompletedPart(partNumber: number, etag: etag), digest)
+                    do {
+                        let etag = try await client.uploadPart(key: key, uploadId: uploadId, partNumber: number, body: part, sha256: payload)
+                        budget.recycle(consume part, charge: charge)
+                        return (CompletedPart(partNumber: number, etag: etag), digest)
+                    } catch {
+                        budget.recycle(consume part, charge: charge)
+                        throw error
+                    }
                 }
             }
             var completed: [(part: CompletedPart, digest: SHA256Digest)] = []
@@ -162,8 +173,9 @@ public struct MultipartUploader: Sendable {
                 guard let (part, charge) = try await reader.nextPart() else { break }
                 number += 1
                 guard number <= Self.maximumParts else {
-                    budget.release(charge)
-                    throw UploadError.tooManyParts(partSize: part.readableBytes)
+                    let size = part.readableBytes
+                    budget.recycle(consume part, charge: charge)
+                    throw UploadError.tooManyParts(partSize: size)
                 }
                 start(PartHandoff(part), number: number, charge: charge)
                 inFlight += 1
@@ -266,10 +278,8 @@ struct PartReader<Iterator: AsyncIteratorProtocol> where Iterator.Element == Byt
         guard stagedBytes > 0 else { return nil }
         let room = expectedLength.map { min(partSize, max($0 - size, stagedBytes)) } ?? partSize
         let charge = MultipartUploader.bufferCharge(forPartSize: room)
-        try await budget.acquire(charge)
+        var part = try await budget.acquireBuffer(charge: charge)
         do {
-            var part = ByteBuffer()
-            part.reserveCapacity(room)
             // Staging stops once it holds `stagingBytes`, less than a part: only its last chunk can pass the part's end.
             for chunk in staged { carry = fill(&part, from: chunk) }
             staged.removeAll()  // not kept while the rest of the part is read
@@ -279,7 +289,7 @@ struct PartReader<Iterator: AsyncIteratorProtocol> where Iterator.Element == Byt
             size += part.readableBytes
             return (part, charge)
         } catch {
-            budget.release(charge)
+            budget.recycle(consume part, charge: charge)
             throw error
         }
     }

@@ -107,12 +107,20 @@ public final class SpoolWriter {
 
     /// Appends object bytes. Nothing is hashed here: on the fast path (S3 took the object) the file is
     /// discarded, so the object's checksum is computed by `finish` only, from the file.
+    ///
+    /// Whole records are sealed straight from the caller's buffer; only a tail shorter than a record is
+    /// copied aside, and it goes out as a short record of its own when the next write brings a whole record
+    /// (records may be shorter than `chunkSize`), so a body read in pieces of any size is copied at most once
+    /// per record, not byte by byte.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         size += bytes.count
         var offset = 0
         while offset < bytes.count {
-            if pending.isEmpty && bytes.count - offset >= SpoolFile.chunkSize {
-                // A whole record straight from the caller's buffer, without copying it first.
+            if bytes.count - offset >= SpoolFile.chunkSize {
+                if !pending.isEmpty {
+                    try writeRecord(.data, pending)
+                    pending.removeAll(keepingCapacity: true)
+                }
                 try writeRecord(.data, UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + SpoolFile.chunkSize)]))
                 offset += SpoolFile.chunkSize
                 continue

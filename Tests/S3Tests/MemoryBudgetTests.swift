@@ -1,3 +1,4 @@
+import NIOCore
 import S3
 import Synchronization
 import TestSupport
@@ -13,6 +14,57 @@ struct MemoryBudgetTests {
         budget.release(40)
         #expect(budget.inUse == 0)
         #expect(budget.highWaterMark == 100)
+    }
+
+    /// The address of a buffer's storage.
+    static func storage(_ buffer: inout ByteBuffer) -> UnsafeMutableRawPointer? {
+        buffer.withUnsafeMutableWritableBytes { $0.baseAddress }
+    }
+
+    @Test func aRecycledBufferServesTheNextTakerOfItsSizeStillCharged() async throws {
+        let budget = MemoryBudget(capacity: 1 << 20)
+        var first = try await budget.acquireBuffer(charge: 1 << 16)
+        #expect(first.capacity >= 1 << 16 && budget.inUse == 1 << 16)
+        let address = Self.storage(&first)
+        first.writeRepeatingByte(7, count: 1000)
+        budget.recycle(consume first, charge: 1 << 16)
+        // Kept: nobody holds it, but its memory is still charged.
+        #expect(budget.inUse == 0 && budget.spareBytes == 1 << 16 && budget.highWaterMark == 1 << 16)
+        var second = try await budget.acquireBuffer(charge: 1 << 16)
+        #expect(Self.storage(&second) == address, "the same memory, not a new allocation")
+        #expect(second.readableBytes == 0, "emptied")
+        #expect(budget.inUse == 1 << 16 && budget.spareBytes == 0)
+        // Another size is a new buffer.
+        let other = try await budget.acquireBuffer(charge: 1 << 15)
+        #expect(budget.inUse == 1 << 16 + 1 << 15)
+        budget.recycle(second, charge: 1 << 16)
+        budget.recycle(other, charge: 1 << 15)
+        #expect(budget.inUse == 0)
+    }
+
+    @Test func keptBuffersNeverHoldAnyoneBack() async throws {
+        let budget = MemoryBudget(capacity: 100, spareLimit: 100)
+        let buffer = try await budget.acquireBuffer(charge: 64)
+        budget.recycle(buffer, charge: 64)
+        #expect(budget.spareBytes == 64)
+        // 64 kept + 50 asked > 100: the kept buffer goes, without a wait.
+        try await budget.acquire(50)
+        #expect(budget.spareBytes == 0 && budget.inUse == 50)
+        // A buffer given back while someone waits is freed for them, not kept.
+        let held = try await budget.acquireBuffer(charge: 32)
+        async let waiter: Void = budget.acquire(40)
+        #expect(try await eventually(10) { budget.waiting == 1 })
+        budget.recycle(held, charge: 32)
+        try await waiter
+        #expect(budget.spareBytes == 0 && budget.inUse == 90)
+    }
+
+    @Test func keptBuffersStayUnderTheirLimit() async throws {
+        let budget = MemoryBudget(capacity: 1000, spareLimit: 100)
+        let buffers = [try await budget.acquireBuffer(charge: 64), try await budget.acquireBuffer(charge: 64)]
+        for buffer in buffers { budget.recycle(buffer, charge: 64) }
+        #expect(budget.spareBytes == 64, "the second would pass the limit of 100: freed")
+        #expect(budget.inUse == 0)
     }
 
     @Test func aRequestLargerThanTheBudgetIsAnErrorNotAHang() async {

@@ -63,6 +63,29 @@ struct SpoolFileTests {
         }
     }
 
+    /// Writes of every size, as a socket delivers them: short ones gathered, long ones sealed from the
+    /// caller's buffer, a gathered tail going out as a short record before the next whole one.
+    @Test(arguments: [[7000], [512 * 1024], [100, 512 * 1024, 3, 65536, 65535, 1, 200_000]])
+    func writesOfAnySizeReadBackWhole(pieces: [Int]) throws {
+        try Self.withDirectory { directory in
+            let key = SymmetricKey(size: .bits256)
+            let bytes = TestEnvironment.randomBytes(3 * 1024 * 1024 + 17, seed: 11)
+            let path = directory + "/pieces.spool"
+            let writer = try SpoolWriter(path: path, masterKey: key, header: Self.header)
+            var offset = 0
+            var turn = 0
+            while offset < bytes.count {
+                let end = min(offset + pieces[turn % pieces.count], bytes.count)
+                try bytes[offset..<end].withUnsafeBytes { try writer.write($0) }
+                offset = end
+                turn += 1
+            }
+            let (written, _) = try writer.finish(durable: false)
+            #expect(written == bytes.count)
+            #expect(try Self.readAll(path, key: key).1 == bytes)
+        }
+    }
+
     @Test func aFlippedByteATruncationOrAnotherKeyFailsTheIntegrityCheck() throws {
         try Self.withDirectory { directory in
             let key = SymmetricKey(size: .bits256)

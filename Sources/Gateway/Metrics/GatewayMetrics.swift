@@ -118,6 +118,7 @@ public final class GatewayMetrics: S3Observer {
         CoreMetrics.Gauge(label: "rg_spool_free_bytes", factory: factory).record(spoolStatus.freeBytes)
         CoreMetrics.Gauge(label: "rg_memory_budget_in_use_bytes", factory: factory).record(memory.inUse)
         CoreMetrics.Gauge(label: "rg_memory_budget_capacity_bytes", factory: factory).record(memory.capacity)
+        CoreMetrics.Gauge(label: "rg_memory_budget_spare_bytes", factory: factory).record(memory.parts.spareBytes)
         CoreMetrics.Gauge(label: "rg_stores_in_progress", factory: factory).record(memory.storeSlots.inUse)
         CoreMetrics.Gauge(label: "rg_stores_max_concurrent", factory: factory).record(memory.storeSlots.capacity)
         CoreMetrics.Gauge(label: "rg_connections_open", factory: factory).record(memory.connections.openConnections)

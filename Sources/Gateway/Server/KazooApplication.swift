@@ -38,7 +38,11 @@ enum KazooApplication {
         let http1 = HTTPServerBuilder.http1(
             configuration: .init(
                 additionalChannelHandlers: [
-                    BodyFlowGate(idleTimeout: .seconds(Int64(config.bodyIdleTimeoutSeconds)), connections: admission.memory.connections),
+                    BodyFlowGate(
+                        idleTimeout: .seconds(Int64(config.bodyIdleTimeoutSeconds)),
+                        connections: admission.memory.connections,
+                        flowingBudget: admission.memory.parts
+                    ),
                     FastRedirectHandler(
                         directory: directory,
                         locator: locator,
