@@ -187,11 +187,24 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
     /// `max_connections`, or what a quarter of the budget holds.
     public var connections: Int { maxConnections ?? max(1, memoryBudgetBytes / 4 / Self.reservedBytesPerConnection) }
 
-    /// The budget left for part buffers (live stores and replays) once every connection's and every store's
-    /// reservation is set aside.
-    public var partBudgetBytes: Int {
+    /// What a connection whose body flowed holds for its larger window and reads, for as long as it is open
+    /// (`BodyFlowGate`).
+    public static let flowingReadBytes = 512 * 1024
+
+    /// What is left once every connection's and every store's reservation is set aside.
+    var restBytes: Int {
         memoryBudgetBytes - connections * Self.reservedBytesPerConnection - concurrentStores * Self.reservedBytesPerStore
     }
+
+    /// The share of the rest that connections whose bodies flowed may hold for their larger reads: a quarter of
+    /// what is left beyond one part buffer, in whole `flowingReadBytes`. Beyond it, bodies flow at the small reads.
+    public var flowingReadBudgetBytes: Int {
+        let spare = restBytes - MultipartUploader.bufferCharge(forPartSize: partSizeBytes)
+        return max(0, spare / 4 / Self.flowingReadBytes * Self.flowingReadBytes)
+    }
+
+    /// The budget left for part buffers (live stores and replays): the rest, less the flowing reads' share.
+    public var partBudgetBytes: Int { restBytes - flowingReadBudgetBytes }
 
     /// Refuses values the gateway cannot run with, naming the key.
     public func validate() throws(ConfigError) {
@@ -205,7 +218,7 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         }
         if let maxConcurrentStores, maxConcurrentStores < 1 { throw ConfigError("max_concurrent_stores must be at least 1 (or null)") }
         if let maxConnections, maxConnections < 1 { throw ConfigError("max_connections must be at least 1 (or null)") }
-        guard partBudgetBytes >= charge else {
+        guard restBytes >= charge else {
             throw ConfigError(
                 "memory_budget_bytes (\(memoryBudgetBytes)) must hold max_connections (\(connections)) × \(Self.reservedBytesPerConnection) bytes, max_concurrent_stores (\(concurrentStores)) × \(Self.reservedBytesPerStore) bytes and one part buffer (\(charge) bytes): lower the two limits or raise the budget"
             )

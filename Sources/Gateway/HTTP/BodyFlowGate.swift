@@ -23,9 +23,9 @@ import S3
 /// means the body will never come, so it says `Connection: close` and the connection closes after it.
 /// (Hummingbird 2.28 has no support of its own.)
 ///
-/// A body that flows (a full read's worth has come) gets a larger window and larger reads when the part
-/// buffers' budget can spare `flowingCharge` for them; its connection closes after the answer (see
-/// `flowingCharge`). A client that sends little or stalls never holds more than the small ones.
+/// A body that flows (a full read's worth has come) gets a larger window and larger reads for its connection
+/// when the flowing reads' share of the budget can spare `flowingCharge`, held until the connection closes
+/// (see `flowingWindow`). A client that sends little or stalls never holds more than the small ones.
 ///
 /// While the gateway is at `max_connections`, every answer closes its connection: a client's idle
 /// keep-alive connections would otherwise hold the places that the connections waiting to be accepted need
@@ -46,15 +46,16 @@ final class BodyFlowGate: ChannelDuplexHandler, RemovableChannelHandler {
     /// bytes may come with the head), whatever a connection sends between requests, and a body until it
     /// has shown it flows.
     static let maximumRead = 64 * 1024
-    /// A flowing body's window and largest read, once its store has the memory for them: each read costs
-    /// about the same whatever its size, and a 1 GiB store took 0.5-0.7 CPU-s less at 512 KiB than at 64 KiB.
+    /// A flowing body's window and largest read, once its connection has the memory for them: each read
+    /// costs about the same whatever its size, and a 1 GiB store took 0.5-0.7 CPU-s less at 512 KiB than at
+    /// 64 KiB. NIO keeps one receive buffer per connection for the connection's life, grown to the largest
+    /// read it served (and reads into all of it), so the connection holds the memory (`flowingCharge`, from
+    /// `GatewayMemory.flowingReads`) until it closes, and its next stores flow at once. (Closing it after
+    /// the answer instead cut 1,000 concurrent 1 MiB stores from 134 to 82 a second; handing each read a
+    /// buffer of its own cost the 1 GiB store 0.6 CPU-s more: the reads came back smaller.)
     static let flowingWindow = 128 * 1024
     static let maximumFlowingRead = 512 * 1024
-    /// What the larger window and reads take from the part buffers' budget, for as long as the connection
-    /// is open: NIO keeps one receive buffer per connection for the connection's life, grown to the largest
-    /// read it served (and reads into all of it), so the connection is closed after its answer and gives the
-    /// memory back then. (Handing each read a buffer of its own instead cost the 1 GiB store 0.6 CPU-s more:
-    /// the reads came back smaller.)
+    /// The larger window's and read's growth: `GatewayConfig.flowingReadBytes`.
     static let flowingCharge = (flowingWindow - window) + (maximumFlowingRead - maximumRead)
 
     /// The route accepted the request: its body may be read, and an owed `100 Continue` goes out.
@@ -103,12 +104,11 @@ final class BodyFlowGate: ChannelDuplexHandler, RemovableChannelHandler {
     /// Body bytes read of the body in progress.
     private var bodyBytes = 0
 
-    /// A body that has sent a full read's worth gets the larger window and reads, if its store can have the
-    /// memory now (else it goes on at the small ones); the connection closes after the answer.
+    /// A body that has sent a full read's worth gets the larger window and reads for its connection, if the
+    /// memory is there now (else it goes on at the small ones).
     private func startFlowing(context: ChannelHandlerContext) {
         guard !flowing, let flowingBudget, flowingBudget.tryAcquire(Self.flowingCharge) else { return }
         flowing = true
-        closeAfterResponse = true
         try? context.channel.syncOptions?.setOption(
             .recvAllocator,
             value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: Self.maximumRead, maximum: Self.maximumFlowingRead)

@@ -123,6 +123,7 @@ public final class GatewayMetrics: S3Observer {
         CoreMetrics.Gauge(label: "rg_stores_max_concurrent", factory: factory).record(memory.storeSlots.capacity)
         CoreMetrics.Gauge(label: "rg_connections_open", factory: factory).record(memory.connections.openConnections)
         CoreMetrics.Gauge(label: "rg_connections_max", factory: factory).record(memory.connections.limit)
+        CoreMetrics.Gauge(label: "rg_connections_flowing", factory: factory).record(memory.flowingReads.inUse / GatewayConfig.flowingReadBytes)
         let paused = snapshot.paused
         for accountId in Set(accountIds).union(paused) {
             CoreMetrics.Gauge(label: "rg_account_replays_paused", dimensions: [("account_id", accountId)], factory: factory)

@@ -41,7 +41,7 @@ enum KazooApplication {
                     BodyFlowGate(
                         idleTimeout: .seconds(Int64(config.bodyIdleTimeoutSeconds)),
                         connections: admission.memory.connections,
-                        flowingBudget: admission.memory.parts
+                        flowingBudget: admission.memory.flowingReads
                     ),
                     FastRedirectHandler(
                         directory: directory,
