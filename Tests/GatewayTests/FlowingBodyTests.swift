@@ -8,12 +8,12 @@ import Testing
 /// while the connection is open (NIO keeps the grown read buffer for the connection's life) and given back
 /// when it closes; a small store's connection never takes any.
 struct FlowingBodyTests {
-    /// Sends a PUT of `body` on `connection`; everything the gateway answered within `seconds` of quiet.
+    /// Sends a PUT of `body` on `connection`; the gateway's answer.
     static func store(_ body: [UInt8], on connection: RawConnection, path: String) async throws -> String {
         try await onOwnThread {
             try connection.send("PUT \(path) HTTP/1.1\r\nHost: g\r\nContent-Length: \(body.count)\r\n\r\n")
             try connection.send(body)
-            return connection.receiveUntilClosed(seconds: 2)
+            return connection.receiveResponse(seconds: 60)
         }
     }
 
