@@ -66,6 +66,29 @@ struct StoreLimitTests {
         }
     }
 
+    /// A fetch whose bytes pass through the gateway (proxied: the request has an Authorization header) holds a
+    /// slot while they stream, and finds none while a quiet store holds the only one; a redirect needs none.
+    @Test func aStreamedFetchHoldsASlotARedirectDoesNot() async throws {
+        try await TestGateway.with(config: Self.config(idleSeconds: 60)) { gateway in
+            let id = TestEnvironment.accountId()
+            let token = try await gateway.addRcloneAccount(id)
+            let body = TestEnvironment.randomBytes(300_000, seed: 9)
+            #expect(try await gateway.send(.PUT, "/k/\(token)/\(id)/kept.mp3", body: body).status == 201)
+            let proxied = try await gateway.send(.GET, "/k/\(token)/\(id)/kept.mp3", headers: [("Authorization", "Basic eDp5")])
+            #expect(proxied.status == 200 && proxied.body == body)
+            #expect(try await eventually(10) { gateway.runtime.memory.storeSlots.inUse == 0 }, "given back once the body was written")
+
+            let quiet = try await Self.quietStore(port: gateway.port, path: "/k/\(token)/\(id)/quiet.mp3")
+            #expect(try await eventually(10) { gateway.runtime.memory.storeSlots.inUse == 1 })
+            let busy = try await gateway.send(.GET, "/k/\(token)/\(id)/kept.mp3", headers: [("Authorization", "Basic eDp5")])
+            #expect(busy.status == 503 && busy.header("retry-after") == "5", "\(busy.text)")
+            #expect(try await gateway.send(.GET, "/k/\(token)/\(id)/kept.mp3").status == 302, "a redirect streams nothing")
+            quiet.close()
+            #expect(try await eventually(10) { gateway.runtime.memory.storeSlots.inUse == 0 })
+            #expect(try await gateway.send(.GET, "/k/\(token)/\(id)/kept.mp3", headers: [("Authorization", "Basic eDp5")]).body == body)
+        }
+    }
+
     @Test func aBodyThatGoesQuietIsDropped408() async throws {
         try await TestGateway.with(config: Self.config(idleSeconds: 2)) { gateway in
             let id = TestEnvironment.accountId()

@@ -15,6 +15,8 @@ struct FetchRoute: Sendable {
     let ledger: RecordingLedger
     let defaultExpiry: Int
     let metrics: GatewayMetrics
+    /// Streamed answers hold a slot (`StoreAdmission`) while their bytes pass through.
+    let admission: StoreAdmission
 
     func resolve(_ auth: RequestAuthentication) async throws -> ObjectLocator.Location {
         let account = auth.entry.account
@@ -51,7 +53,8 @@ struct FetchRoute: Sendable {
             switch plan(inSpool: ledger.isWaitingInSpool(accountId: account.accountId, key: key)) {
             case .fromSpool:
                 // Replayed meanwhile (the file is gone): S3 answers, as planned for an object not in the spool.
-                if let answer = fromSpool(request, accountId: account.accountId, key: key, contentType: contentType, logger: logger) {
+                let slot = request.method == .head ? nil : try await admission.slot()
+                if let answer = fromSpool(request, accountId: account.accountId, key: key, contentType: contentType, slot: slot, logger: logger) {
                     metrics.spoolFetch()
                     return answer
                 }
@@ -85,6 +88,7 @@ struct FetchRoute: Sendable {
                 headers: [.contentType: info.contentType ?? contentType, .contentLength: "\(info.size)", .cacheControl: "no-store"]
             )
         case .proxy:
+            let slot = try await admission.slot()
             guard let object = try await client.getObject(key: key) else { throw GatewayError.notFound }
             logger.info("proxied", metadata: ["key": "\(key)", "bytes": "\(object.info.size)"])
             metrics.proxiedFetch()
@@ -96,6 +100,7 @@ struct FetchRoute: Sendable {
                     .cacheControl: "no-store",
                 ],
                 body: ResponseBody(contentLength: object.info.size) { writer in
+                    _ = slot  // held until the body is written (or the answer dropped)
                     for try await chunk in object.body { try await writer.write(chunk) }
                     try await writer.finish(nil)
                 }
@@ -108,7 +113,14 @@ struct FetchRoute: Sendable {
     }
 
     /// The answer from the spool file holding `key`, or nil when none does (or it was just replayed).
-    func fromSpool(_ request: Request, accountId: String, key: String, contentType: String, logger: Logger) -> Response? {
+    func fromSpool(
+        _ request: Request,
+        accountId: String,
+        key: String,
+        contentType: String,
+        slot: StoreAdmission.Slot?,
+        logger: Logger
+    ) -> Response? {
         guard let (reader, size) = ledger.spooledCopy(accountId: accountId, key: key) else { return nil }
         let headers: HTTPFields = [
             .contentType: reader.header.contentType ?? contentType,
@@ -122,6 +134,7 @@ struct FetchRoute: Sendable {
             status: .ok,
             headers: headers,
             body: ResponseBody(contentLength: size) { writer in
+                _ = slot  // held until the body is written (or the answer dropped)
                 // The open file stays readable even if a replay removes it meanwhile.
                 while let chunk = try handoff.reader.next() { try await writer.write(ByteBuffer(bytes: chunk)) }
                 try await writer.finish(nil)

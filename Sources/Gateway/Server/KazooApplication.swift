@@ -31,7 +31,13 @@ enum KazooApplication {
                 maxRequestBytes: config.maxRequestBytes,
                 metrics: metrics
             ),
-            fetchRoute: FetchRoute(locator: locator, ledger: ledger, defaultExpiry: config.presignExpirySeconds, metrics: metrics),
+            fetchRoute: FetchRoute(
+                locator: locator,
+                ledger: ledger,
+                defaultExpiry: config.presignExpirySeconds,
+                metrics: metrics,
+                admission: admission
+            ),
             health: health,
             metrics: metrics
         )

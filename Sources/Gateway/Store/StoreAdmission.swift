@@ -3,7 +3,9 @@ import S3
 /// Who may store now: each store reading its body holds one of `max_concurrent_stores` slots, and with it
 /// the memory its connection may hold on the way in (`GatewayMemory`). A store that cannot have a slot
 /// within `admission_timeout_seconds` is answered 503 with `Retry-After` before its body is read (and
-/// before `100 Continue`), so KAZOO sends it again later.
+/// before `100 Continue`), so KAZOO sends it again later. A fetch whose bytes pass through the gateway (proxied
+/// from S3, or read from the spool) holds a slot too while its body streams: its buffers on the way out are
+/// of the same size as a store's on the way in.
 struct StoreAdmission: Sendable {
     let memory: GatewayMemory
     let timeout: Duration
@@ -13,12 +15,25 @@ struct StoreAdmission: Sendable {
 
     func leave() { memory.storeSlots.release(1) }
 
+    /// A slot for a streamed answer, given back when the answer is gone (written, or dropped unwritten): the
+    /// response body holds it.
+    func slot() async throws -> Slot {
+        guard try await enter() else { throw busy() }
+        return Slot(admission: self)
+    }
+
+    final class Slot: Sendable {
+        let admission: StoreAdmission
+        init(admission: StoreAdmission) { self.admission = admission }
+        deinit { admission.leave() }
+    }
+
     /// The answer to a store that found no room in time.
     func busy() -> GatewayError {
         GatewayError(
             .serviceUnavailable,
             "busy",
-            "the gateway is at its limit of \(memory.storeSlots.capacity) concurrent stores; nothing was stored, send it again",
+            "the gateway is at its limit of \(memory.storeSlots.capacity) concurrent stores and streamed fetches; nothing was done, send it again",
             retryAfterSeconds: 5
         )
     }
