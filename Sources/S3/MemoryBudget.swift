@@ -31,7 +31,7 @@ public final class MemoryBudget: Sendable {
         var waiters: [Waiter] = []
         /// Buffers given back for reuse, each with its charge (counted in `inUse`).
         var spares: [(buffer: ByteBuffer, charge: Int)] = []
-        var spareBytes = 0
+        var spareBytes: Int { spares.reduce(0) { $0 + $1.charge } }
 
         /// Grants waiters at the head of the queue while they fit, dropping kept buffers to make room;
         /// returns the ones to resume (and the dropped buffers, to free outside the lock).
@@ -53,7 +53,6 @@ public final class MemoryBudget: Sendable {
             var dropped: [ByteBuffer] = []
             while inUse + bytes > capacity, !spares.isEmpty {
                 let spare = spares.removeFirst()
-                spareBytes -= spare.charge
                 inUse -= spare.charge
                 dropped.append(spare.buffer)
             }
@@ -86,7 +85,6 @@ public final class MemoryBudget: Sendable {
     public func acquireBuffer(charge: Int) async throws -> ByteBuffer {
         let spare: ByteBuffer? = state.withLock { state in
             guard let index = state.spares.lastIndex(where: { $0.charge == charge }) else { return nil }
-            state.spareBytes -= charge
             return state.spares.remove(at: index).buffer
         }
         if let spare { return spare }
@@ -97,17 +95,19 @@ public final class MemoryBudget: Sendable {
     }
 
     /// Gives back a buffer from `acquireBuffer` and its charge: kept for the next taker (emptied, its
-    /// charge still held) while nobody waits and the kept buffers stay under `spareLimit`, else freed.
+    /// charge still held) while nobody waits and the kept buffers stay under `spareLimit`, else freed. A
+    /// buffer whose memory someone else still holds (an HTTP client finishing with it) is not kept.
     public func recycle(_ buffer: consuming ByteBuffer, charge: Int) {
         var buffer = buffer
-        // Emptied outside the lock; if someone else still holds the storage, this takes a new one, untouched.
-        buffer.clear()
-        let kept = state.withLock { state in
-            guard state.waiters.isEmpty, state.spareBytes + charge <= spareLimit, buffer.capacity >= charge else { return false }
-            state.spares.append((buffer, charge))
-            state.spareBytes += charge
-            return true
-        }
+        // Emptied outside the lock, in place: nothing is allocated for a buffer that is not ours alone.
+        let emptied = buffer.modifyIfUniquelyOwned { $0.clear() } != nil
+        let kept =
+            emptied
+            && state.withLock { state in
+                guard state.waiters.isEmpty, state.spareBytes + charge <= spareLimit, buffer.capacity >= charge else { return false }
+                state.spares.append((buffer, charge))
+                return true
+            }
         if !kept { release(charge) }
     }
 

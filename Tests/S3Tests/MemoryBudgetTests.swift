@@ -45,7 +45,7 @@ struct MemoryBudgetTests {
     @Test func keptBuffersNeverHoldAnyoneBack() async throws {
         let budget = MemoryBudget(capacity: 100, spareLimit: 100)
         let buffer = try await budget.acquireBuffer(charge: 64)
-        budget.recycle(buffer, charge: 64)
+        budget.recycle(consume buffer, charge: 64)
         #expect(budget.spareBytes == 64)
         // 64 kept + 50 asked > 100: the kept buffer goes, without a wait.
         try await budget.acquire(50)
@@ -54,17 +54,29 @@ struct MemoryBudgetTests {
         let held = try await budget.acquireBuffer(charge: 32)
         async let waiter: Void = budget.acquire(40)
         #expect(try await eventually(10) { budget.waiting == 1 })
-        budget.recycle(held, charge: 32)
+        budget.recycle(consume held, charge: 32)
         try await waiter
         #expect(budget.spareBytes == 0 && budget.inUse == 90)
     }
 
     @Test func keptBuffersStayUnderTheirLimit() async throws {
         let budget = MemoryBudget(capacity: 1000, spareLimit: 100)
-        let buffers = [try await budget.acquireBuffer(charge: 64), try await budget.acquireBuffer(charge: 64)]
-        for buffer in buffers { budget.recycle(buffer, charge: 64) }
+        let first = try await budget.acquireBuffer(charge: 64)
+        let second = try await budget.acquireBuffer(charge: 64)
+        budget.recycle(consume first, charge: 64)
+        budget.recycle(consume second, charge: 64)
         #expect(budget.spareBytes == 64, "the second would pass the limit of 100: freed")
         #expect(budget.inUse == 0)
+    }
+
+    @Test func aBufferSomeoneElseStillHoldsIsNotKept() async throws {
+        let budget = MemoryBudget(capacity: 1000, spareLimit: 1000)
+        var buffer = try await budget.acquireBuffer(charge: 64)
+        buffer.writeRepeatingByte(1, count: 10)
+        let stillHeld = buffer  // as an HTTP client may, a moment after the upload ended
+        budget.recycle(consume buffer, charge: 64)
+        #expect(budget.spareBytes == 0 && budget.inUse == 0, "freed, not kept")
+        #expect(stillHeld.readableBytes == 10, "and not emptied under its other holder")
     }
 
     @Test func aRequestLargerThanTheBudgetIsAnErrorNotAHang() async {

@@ -174,7 +174,7 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
     /// What one store's connection may hold outside its part buffers, set aside from the budget per
     /// concurrent store: the flow-control window and the read in progress (`BodyFlowGate`, 64 KiB each), and
     /// 64 KiB for the bytes gathered before a part buffer is taken and the spool's record buffer. (A body that
-    /// flows may take larger ones from the part buffers' budget: `BodyFlowGate.flowingCharge`.)
+    /// flows may take larger ones from the flowing reads' share: `flowingReadBytes`.)
     public static let reservedBytesPerStore = 192 * 1024
 
     /// `max_concurrent_stores`, or what a quarter of the budget holds.

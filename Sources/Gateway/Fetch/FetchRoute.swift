@@ -53,7 +53,7 @@ struct FetchRoute: Sendable {
             switch plan(inSpool: ledger.isWaitingInSpool(accountId: account.accountId, key: key)) {
             case .fromSpool:
                 // Replayed meanwhile (the file is gone): S3 answers, as planned for an object not in the spool.
-                let slot = request.method == .head ? nil : try await admission.slot()
+                let slot = request.method == .head ? nil : try await streamingSlot()
                 if let answer = fromSpool(request, accountId: account.accountId, key: key, contentType: contentType, slot: slot, logger: logger) {
                     metrics.spoolFetch()
                     return answer
@@ -88,7 +88,7 @@ struct FetchRoute: Sendable {
                 headers: [.contentType: info.contentType ?? contentType, .contentLength: "\(info.size)", .cacheControl: "no-store"]
             )
         case .proxy:
-            let slot = try await admission.slot()
+            let slot = try await streamingSlot()
             guard let object = try await client.getObject(key: key) else { throw GatewayError.notFound }
             logger.info("proxied", metadata: ["key": "\(key)", "bytes": "\(object.info.size)"])
             metrics.proxiedFetch()
@@ -110,6 +110,12 @@ struct FetchRoute: Sendable {
             metrics.redirected()
             return Response(status: .found, headers: [.location: url, .contentLength: "0", .cacheControl: "no-store"])
         }
+    }
+
+    /// A slot for an answer whose bytes pass through the gateway, or 503 `busy`.
+    private func streamingSlot() async throws -> StoreAdmission.Slot {
+        guard let slot = try await admission.slot() else { throw admission.busy() }
+        return slot
     }
 
     /// The answer from the spool file holding `key`, or nil when none does (or it was just replayed).

@@ -25,7 +25,7 @@ import S3
 ///
 /// A body that flows (a full read's worth has come) gets a larger window and larger reads for its connection
 /// when the flowing reads' share of the budget can spare `flowingCharge`, held until the connection closes
-/// (see `flowingWindow`). A client that sends little or stalls never holds more than the small ones.
+/// (see `flowingWindow`). A client that sends less than a full read never holds more than the small ones.
 ///
 /// While the gateway is at `max_connections`, every answer closes its connection: a client's idle
 /// keep-alive connections would otherwise hold the places that the connections waiting to be accepted need
@@ -66,7 +66,7 @@ final class BodyFlowGate: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let idleTimeout: TimeAmount?
     private let connections: ConnectionLimit
-    /// Where a flowing body's larger reads are charged (the part buffers' budget); nil: never larger.
+    /// Where a flowing body's larger reads are charged (`GatewayMemory.flowingReads`); nil: never larger.
     private let flowingBudget: MemoryBudget?
     /// This connection holds `flowingCharge` of it.
     private var flowing = false

@@ -10,22 +10,17 @@ struct StoreAdmission: Sendable {
     let memory: GatewayMemory
     let timeout: Duration
 
-    /// Waits for a slot; false when none came free in time.
-    func enter() async throws -> Bool { try await memory.storeSlots.acquire(1, within: timeout) }
-
-    func leave() { memory.storeSlots.release(1) }
-
-    /// A slot for a streamed answer, given back when the answer is gone (written, or dropped unwritten): the
-    /// response body holds it.
-    func slot() async throws -> Slot {
-        guard try await enter() else { throw busy() }
-        return Slot(admission: self)
+    /// Waits for a slot; nil when none came free in time. The slot is given back when the last reference to
+    /// it goes: a store keeps it to its end, a streamed answer's body until it is written (or dropped unwritten).
+    func slot() async throws -> Slot? {
+        guard try await memory.storeSlots.acquire(1, within: timeout) else { return nil }
+        return Slot(slots: memory.storeSlots)
     }
 
     final class Slot: Sendable {
-        let admission: StoreAdmission
-        init(admission: StoreAdmission) { self.admission = admission }
-        deinit { admission.leave() }
+        let slots: MemoryBudget
+        init(slots: MemoryBudget) { self.slots = slots }
+        deinit { slots.release(1) }
     }
 
     /// The answer to a store that found no room in time.

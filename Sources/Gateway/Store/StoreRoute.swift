@@ -75,11 +75,11 @@ struct StoreRoute: Sendable {
         let key = target.key
         // A slot first (the memory this store's connection may hold), then `100 Continue`: a store that
         // waits here holds only the bytes that came with its head.
-        guard try await admission.enter() else {
+        guard let slot = try await admission.slot() else {
             metrics.storeLimited("admission_timeout")
             throw admission.busy()
         }
-        defer { admission.leave() }
+        defer { withExtendedLifetime(slot) {} }
         // Accepted: now the client may send the body.
         await context.acceptBody()
 
