@@ -172,6 +172,10 @@ def main():
         failing = spec["failing_account_id"]
         browser.wait_for(f"!!document.querySelector('article[data-account-id=\"{failing}\"]')", "the accounts list")
         report["signed_in"] = True
+        report["status_line"] = browser.wait_for(
+            "(() => { const t = document.getElementById('status').textContent; return t.includes('replays:') ? t : null; })()",
+            "the status line",
+        )
 
         # The "Add AWS account" form, typed as an operator would.
         form = spec["form"]

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A TCP proxy that passes at most RATE bytes per second (all connections together) from client to
-server: an S3 endpoint slower than the gateway's clients. Usage: throttle-proxy.py LISTEN_PORT TARGET_PORT RATE"""
+server: an S3 endpoint slower than the gateway's clients. RATE 0: no limit (an S3 that a test cuts off by
+killing the proxy and brings back by starting it again). Usage: throttle-proxy.py LISTEN_PORT TARGET_PORT RATE"""
 import asyncio
 import os
 import signal
@@ -38,7 +39,7 @@ bucket = Bucket(rate)
 async def pipe(reader, writer, throttled):
     try:
         while True:
-            data = await reader.read(16384)
+            data = await reader.read(16384 if rate else 262144)
             if not data:
                 break
             if throttled:
@@ -60,11 +61,11 @@ async def handle(client_reader, client_writer):
     except OSError:
         client_writer.close()
         return
-    await asyncio.gather(pipe(client_reader, server_writer, True), pipe(server_reader, client_writer, False))
+    await asyncio.gather(pipe(client_reader, server_writer, rate > 0), pipe(server_reader, client_writer, False))
 
 
 async def main():
-    server = await asyncio.start_server(handle, "127.0.0.1", listen_port)
+    server = await asyncio.start_server(handle, "127.0.0.1", listen_port, reuse_address=True)
     async with server:
         await server.serve_forever()
 

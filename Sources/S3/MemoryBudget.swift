@@ -5,7 +5,9 @@ import Synchronization
 /// The bytes all uploads in the process may hold at once. A part buffer is acquired before it is
 /// filled and released when its upload ends; when the budget is spent, `acquire` waits, so the
 /// reader stops reading its socket — that wait is the backpressure. Waiters are served first come,
-/// first served, and a cancelled waiter leaves the queue without taking anything.
+/// first served, and a cancelled waiter leaves the queue without taking anything. A `background` taker
+/// (a replay of the queue) comes after every `normal` one (a live store): it gets memory only when no
+/// live store waits for it.
 ///
 /// Buffers taken with `acquireBuffer` and given back with `recycle` may be kept for the next taker of the
 /// same size, still charged (the memory is resident either way): a fresh part buffer is memory the kernel
@@ -16,9 +18,18 @@ public final class MemoryBudget: Sendable {
     /// The most bytes kept buffers may hold.
     public let spareLimit: Int
 
+    /// Who is served first when memory is short.
+    public enum Priority: Sendable, Hashable {
+        /// Live work: served in arrival order, before any background taker.
+        case normal
+        /// Work that can wait (replays): served only while no normal taker waits.
+        case background
+    }
+
     private struct Waiter {
         var id: UInt64
         var bytes: Int
+        var priority: Priority
         /// Resumed with true when granted, false when its time ran out.
         var continuation: CheckedContinuation<Bool, any Error>
     }
@@ -38,14 +49,21 @@ public final class MemoryBudget: Sendable {
         mutating func grantWaiters() -> (granted: [CheckedContinuation<Bool, any Error>], dropped: [ByteBuffer]) {
             var granted: [CheckedContinuation<Bool, any Error>] = []
             var dropped: [ByteBuffer] = []
-            while let first = waiters.first {
+            // The first normal waiter, or when none waits, the first background one.
+            while let index = waiters.firstIndex(where: { $0.priority == .normal }) ?? (waiters.isEmpty ? nil : 0) {
+                let first = waiters[index]
                 dropped += makeRoom(for: first.bytes)
                 guard inUse + first.bytes <= capacity else { break }
-                waiters.removeFirst()
+                waiters.remove(at: index)
                 take(first.bytes)
                 granted.append(first.continuation)
             }
             return (granted, dropped)
+        }
+
+        /// Whether a taker of `priority` must queue behind waiters already there.
+        func mustQueue(_ priority: Priority) -> Bool {
+            priority == .background ? !waiters.isEmpty : waiters.contains { $0.priority == .normal }
         }
 
         /// Drops kept buffers, oldest first, until `bytes` fit (or none is left).
@@ -82,13 +100,13 @@ public final class MemoryBudget: Sendable {
 
     /// An empty buffer of `charge` bytes' capacity, charged to the budget (waiting like `acquire`): a
     /// kept one of that size when there is one, else a new one. Give it back with `recycle`.
-    public func acquireBuffer(charge: Int) async throws -> ByteBuffer {
+    public func acquireBuffer(charge: Int, priority: Priority = .normal) async throws -> ByteBuffer {
         let spare: ByteBuffer? = state.withLock { state in
-            guard let index = state.spares.lastIndex(where: { $0.charge == charge }) else { return nil }
+            guard !state.mustQueue(priority), let index = state.spares.lastIndex(where: { $0.charge == charge }) else { return nil }
             return state.spares.remove(at: index).buffer
         }
         if let spare { return spare }
-        try await acquire(charge)
+        _ = try await acquire(charge, timeout: nil, priority: priority)
         var buffer = ByteBuffer()
         buffer.reserveCapacity(charge)
         return buffer
@@ -126,23 +144,24 @@ public final class MemoryBudget: Sendable {
     }
 
     /// Takes `bytes` from the budget, waiting while it is spent. Throws `CancellationError` if the task is cancelled while waiting.
-    public func acquire(_ bytes: Int) async throws {
-        _ = try await acquire(bytes, timeout: nil)
+    public func acquire(_ bytes: Int, priority: Priority = .normal) async throws {
+        _ = try await acquire(bytes, timeout: nil, priority: priority)
     }
 
     /// Takes `bytes`, waiting at most `timeout`: false if they could not be had in that time (nothing is
     /// held then). The time is kept by a timer of its own, not by a task: a waiter whose time ran out
     /// leaves the queue then, however busy the tasks that would notice it are.
     public func acquire(_ bytes: Int, within timeout: Duration) async throws -> Bool {
-        try await acquire(bytes, timeout: timeout)
+        try await acquire(bytes, timeout: timeout, priority: .normal)
     }
 
-    private func acquire(_ bytes: Int, timeout: Duration?) async throws -> Bool {
+    private func acquire(_ bytes: Int, timeout: Duration?, priority: Priority) async throws -> Bool {
         guard bytes > 0, bytes <= capacity else { throw MemoryBudgetError(requested: bytes, capacity: capacity) }
         try Task.checkCancellation()
         let (id, dropped): (UInt64?, [ByteBuffer]) = state.withLock { state in
-            let dropped = state.waiters.isEmpty ? state.makeRoom(for: bytes) : []
-            if state.waiters.isEmpty && state.inUse + bytes <= capacity {
+            let queue = state.mustQueue(priority)
+            let dropped = queue ? [] : state.makeRoom(for: bytes)
+            if !queue && state.inUse + bytes <= capacity {
                 state.take(bytes)
                 return (nil, dropped)
             }
@@ -155,7 +174,7 @@ public final class MemoryBudget: Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
                 let granted: (granted: [CheckedContinuation<Bool, any Error>], dropped: [ByteBuffer])? = state.withLock { state in
                     if Task.isCancelled { return nil }
-                    state.waiters.append(Waiter(id: id, bytes: bytes, continuation: continuation))
+                    state.waiters.append(Waiter(id: id, bytes: bytes, priority: priority, continuation: continuation))
                     // A release may have happened between the first check and now.
                     return state.grantWaiters()
                 }

@@ -19,10 +19,19 @@ public struct MultipartUploader: Sendable {
     public let budget: MemoryBudget
     public let partSize: Int
     public let parallelParts: Int
+    /// Whose turn it is when the budget is short: live stores are `normal`, replays `background`.
+    public let priority: MemoryBudget.Priority
     let logger: Logger
 
-    public init(budget: MemoryBudget, partSize: Int = 8 * 1024 * 1024, parallelParts: Int = 4, logger: Logger = Logger(label: "s3.upload")) {
+    public init(
+        budget: MemoryBudget,
+        partSize: Int = 8 * 1024 * 1024,
+        parallelParts: Int = 4,
+        priority: MemoryBudget.Priority = .normal,
+        logger: Logger = Logger(label: "s3.upload")
+    ) {
         self.budget = budget
+        self.priority = priority
         self.partSize = max(partSize, Self.minimumPartSize)
         self.parallelParts = max(1, parallelParts)
         self.logger = logger
@@ -54,7 +63,13 @@ public struct MultipartUploader: Sendable {
         expectedLength: Int? = nil
     ) async throws -> UploadResult where Body.Element == ByteBuffer {
         let partSize = partSize(forExpectedLength: expectedLength)
-        var reader = PartReader(iterator: body.makeAsyncIterator(), partSize: partSize, expectedLength: expectedLength, budget: budget)
+        var reader = PartReader(
+            iterator: body.makeAsyncIterator(),
+            partSize: partSize,
+            expectedLength: expectedLength,
+            budget: budget,
+            priority: priority
+        )
 
         guard let (first, charge) = try await reader.nextPart() else {
             // Zero bytes: one empty PutObject.
@@ -239,15 +254,17 @@ struct PartReader<Iterator: AsyncIteratorProtocol> where Iterator.Element == Byt
     /// The body's declared length (an upper bound on what is left); nil when unknown.
     let expectedLength: Int?
     let budget: MemoryBudget
+    let priority: MemoryBudget.Priority
     var carry: ByteBuffer?
     var size = 0
     var finished = false
 
-    init(iterator: Iterator, partSize: Int, expectedLength: Int?, budget: MemoryBudget) {
+    init(iterator: Iterator, partSize: Int, expectedLength: Int?, budget: MemoryBudget, priority: MemoryBudget.Priority = .normal) {
         self.iterator = iterator
         self.partSize = partSize
         self.expectedLength = expectedLength
         self.budget = budget
+        self.priority = priority
     }
 
     /// The body's next chunk; nil at its end.
@@ -278,7 +295,7 @@ struct PartReader<Iterator: AsyncIteratorProtocol> where Iterator.Element == Byt
         guard stagedBytes > 0 else { return nil }
         let room = expectedLength.map { min(partSize, max($0 - size, stagedBytes)) } ?? partSize
         let charge = MultipartUploader.bufferCharge(forPartSize: room)
-        var part = try await budget.acquireBuffer(charge: charge)
+        var part = try await budget.acquireBuffer(charge: charge, priority: priority)
         do {
             // Staging stops once it holds `stagingBytes`, less than a part: only its last chunk can pass the part's end.
             for chunk in staged { carry = fill(&part, from: chunk) }

@@ -26,9 +26,11 @@ struct Queue: AsyncParsableCommand {
                 }
                 if entries.isEmpty { print("No queued uploads" + (state.map { " in state \($0.rawValue)" } ?? "") + ".") }
                 for entry in entries { print(QueuePresentation.line(entry)) }
-                for (accountId, reason) in try await ledger.pausedAccounts().sorted(by: { $0.key < $1.key }) {
-                    print("paused account \(accountId): \(reason)")
+                for (accountId, pause) in try await ledger.accountPauses().sorted(by: { $0.key < $1.key }) {
+                    let probe = QueuePresentation.timestamp(pause.nextProbeAt)
+                    print("paused account \(accountId): \(pause.reason) (\(pause.probes) failed probes, next probe \(probe))")
                 }
+                print(try await ledger.snapshot().drainSummary)
             }
         }
     }
@@ -102,7 +104,7 @@ struct Queue: AsyncParsableCommand {
                             }
                             next = claimed
                         } else {
-                            next = try await ledger.claimDue(limit: 1).first
+                            next = try await ledger.claimNextDue()
                         }
                         guard let entry = next else { break }
                         let size = entry.size

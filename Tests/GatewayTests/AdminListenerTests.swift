@@ -41,7 +41,14 @@ struct AdminListenerTests {
             #expect(try await gateway.send(.PUT, "/k/\(token)/\(id)/big.mp3", body: big).status == 201)
             #expect(try await gateway.send(.PUT, "/k/\(downToken)/\(down)/m.mp3", body: bytes).status == 202)
             #expect(try await gateway.send(.PUT, "/k/rg_\(String(repeating: "A", count: 43))/x.mp3", body: [1]).status == 401)
-            _ = try await gateway.runtime.storage.pause(accountId: down, reason: "test", registryRevision: nil, now: Date())
+            _ = try await gateway.runtime.storage.pause(
+                accountId: down,
+                reason: "test",
+                registryRevision: nil,
+                probes: 0,
+                nextProbeAt: .distantFuture,
+                now: Date()
+            )
 
             let answer = try await gateway.send(.GET, "http://127.0.0.1:\(gateway.adminPort)/metrics")
             #expect(answer.status == 200)
@@ -56,6 +63,9 @@ struct AdminListenerTests {
             #expect(samples[#"rg_fetches_total{answer="redirect"}"#] == 1)
             #expect(samples[#"rg_queue_uploads{state="pending"}"#] == 1)
             #expect((samples["rg_queue_oldest_pending_age_seconds"] ?? -1) >= 0)
+            #expect(samples["rg_queue_depth"] == 1)
+            #expect(samples["rg_replays_per_second"] == 0)
+            #expect(samples["rg_queue_drain_seconds_estimate"]?.isNaN == true, "a row waits and none landed: no estimate")
             #expect((samples["rg_spool_bytes"] ?? 0) > Double(bytes.count))
             #expect(samples["rg_memory_budget_capacity_bytes"] == Double(gateway.runtime.memory.capacity))
             #expect(samples[#"rg_account_replays_paused{account_id="\#(down)"}"#] == 1)

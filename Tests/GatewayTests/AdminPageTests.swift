@@ -14,7 +14,16 @@ struct AdminPageTests {
             let failingToken = try await gateway.addUnreachableAccount(failing)
             #expect(try await gateway.send(.PUT, "/k/\(failingToken)/\(failing)/queued.mp3", body: [1, 2, 3]).status == 202)
             // Its replays are paused (the circuit breaker); changing the account on the page resumes them.
-            #expect(try await gateway.runtime.storage.pause(accountId: failing, reason: "InvalidAccessKeyId", registryRevision: nil, now: Date()))
+            #expect(
+                try await gateway.runtime.storage.pause(
+                    accountId: failing,
+                    reason: "InvalidAccessKeyId",
+                    registryRevision: nil,
+                    probes: 0,
+                    nextProbeAt: .distantFuture,
+                    now: Date()
+                )
+            )
             let editedSecret = "edited-secret-\(UUID().uuidString)"
 
             let added = TestEnvironment.accountId()
@@ -45,6 +54,8 @@ struct AdminPageTests {
             #expect((report["wrong_token_message"] as? String)?.contains("refused") == true)
             #expect(report["wrong_token_signed_out"] as? Bool == true)
             #expect(report["signed_in"] as? Bool == true)
+            // The queue's drain, as /metrics and `queue list` say it: the failing account's upload waits.
+            #expect((report["status_line"] as? String)?.contains("1 waiting for S3") == true, "\(report["status_line"] ?? "")")
 
             // The form's account is in the registry, listed, and its storage URL stores.
             #expect(report["added_listed"] as? Bool == true, "\(report["add_error"] ?? "")")

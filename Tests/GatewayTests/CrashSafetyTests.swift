@@ -61,10 +61,10 @@ struct CrashSafetyTests {
             )
         }
 
-        func addAccount(bucket: String, host: String, accessKeyId: String, secret: String) async throws -> String {
+        func addAccount(bucket: String, host: String, accessKeyId: String, secret: String, accountId: String? = nil) async throws -> String {
             let added = try await cli(
                 [
-                    "accounts", "add", "--account-id", accountId, "--name", "Test account", "--bucket", bucket, "--host", host,
+                    "accounts", "add", "--account-id", accountId ?? self.accountId, "--name", "Test account", "--bucket", bucket, "--host", host,
                     "--scheme", "http", "--path-style", "--access-key-id", accessKeyId, "--secret-access-key-stdin", "--json",
                 ],
                 input: secret
@@ -200,6 +200,7 @@ struct CrashSafetyTests {
         let list = try await setup.cli(["queue", "list", "--account", setup.accountId])
         #expect(list.status == 0, "\(list.error)")
         #expect(list.output.contains("\(setup.accountId)/one.mp3") && list.output.contains("\(setup.accountId)/two.mp3"))
+        #expect(list.output.contains("2 waiting for S3, 0.0 replays/s, no replay landed in the last 10 s"), "\(list.output)")
         let show = try await setup.cli(["queue", "show", "1"])
         #expect(show.output.contains("state:         pending"), "\(show.output)")
         let retry = try await setup.cli(["queue", "retry", "--account", setup.accountId])
@@ -214,7 +215,9 @@ struct CrashSafetyTests {
         #expect(replay.error.contains("\(first.count)/\(first.count) bytes"))
         let moto = try SpoolReplayTests.client(for: setup.moto)
         #expect(try await SpoolReplayTests.objectBytes(moto, "\(setup.accountId)/one.mp3") == first)
-        #expect(try await setup.cli(["queue", "list", "--state", "stored"]).output.contains("one.mp3"))
+        let listed = try await setup.cli(["queue", "list", "--state", "stored"]).output
+        #expect(listed.contains("one.mp3"))
+        #expect(listed.contains("1 waiting for S3, 0.1 replays/s, empty in about 10 s"), "the rate counts the replay just done: \(listed)")
 
         // Discarding says what it destroys and needs --yes.
         let refused = try await setup.cli(["queue", "discard", "2"])

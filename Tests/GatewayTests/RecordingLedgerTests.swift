@@ -13,8 +13,13 @@ struct RecordingLedgerTests {
     static let account = "0123456789abcdef0123456789abcdef"
     static let start = Date(timeIntervalSince1970: 1_800_000_000)
 
-    /// A ledger over fresh storage and a fresh spool directory (removed after `body`).
-    static func with(_ body: (RecordingLedger, SQLiteDatabase) async throws -> Void) async throws {
+    /// A ledger over fresh storage and a fresh spool directory (removed after `body`), its time `now` (fixed
+    /// at `start` unless told) and its jitter at the top of the range.
+    static func with(
+        backoff: RetryPolicy = RetryPolicy(maxAttempts: 10, baseDelay: .seconds(4), maxDelay: .seconds(64)),
+        now: @escaping @Sendable () -> Date = { start },
+        _ body: (RecordingLedger, SQLiteDatabase) async throws -> Void
+    ) async throws {
         let directory = NSTemporaryDirectory() + "rg-ledger-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let storage = try SQLiteDatabase.inMemory()
@@ -25,8 +30,8 @@ struct RecordingLedgerTests {
             index: storage,
             spool: spool,
             locator: ObjectLocator(index: storage),
-            replayBackoff: RetryPolicy(maxAttempts: 10, baseDelay: .seconds(4), maxDelay: .seconds(64)),
-            now: { start },
+            replayBackoff: backoff,
+            now: now,
             random: { 1 },
             logger: logger
         )
@@ -126,7 +131,7 @@ struct RecordingLedgerTests {
         try await Self.with { ledger, storage in
             let entry = try await Self.spool(ledger, "a.mp3")
             let id = try #require(entry.id)
-            #expect(try await ledger.claimDue(limit: 5).isEmpty, "not due before its backoff")
+            #expect(try await ledger.claimNextDue() == nil, "not due before its backoff")
             let claimed = try #require(try await ledger.claim(id))
             #expect(claimed.state == .uploading)
             try await ledger.replayed(claimed, as: Self.object(claimed))

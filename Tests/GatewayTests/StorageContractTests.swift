@@ -180,73 +180,142 @@ struct StorageContractTests {
     @Test(arguments: StorageKind.allCases)
     func aPauseIsNotAppliedWhenTheAccountsChangedDuringTheAttempt(_ kind: StorageKind) async throws {
         let queue = try kind.make()
+        let probe = Self.start.addingTimeInterval(5)
+        func pause(_ reason: String, revision: Int?, probes: Int = 0, at time: Date = probe) async throws -> Bool {
+            try await queue.pause(
+                accountId: Self.first,
+                reason: reason,
+                registryRevision: revision,
+                probes: probes,
+                nextProbeAt: time,
+                now: Self.start
+            )
+        }
         // The attempt used credentials loaded at this revision; the accounts change meanwhile.
         let attempted = try await queue.registryRevision()
         #expect(try await queue.insertAccount(Self.record(Self.second)))
         let now = try await queue.registryRevision()
-        #expect(try await queue.pause(accountId: Self.first, reason: "SignatureDoesNotMatch", registryRevision: attempted, now: Self.start) == false)
-        #expect(try await queue.pausedAccounts().isEmpty)
-        #expect(try await queue.pause(accountId: Self.first, reason: "SignatureDoesNotMatch", registryRevision: now, now: Self.start))
-        #expect(try await queue.pause(accountId: Self.first, reason: "later reason", registryRevision: nil, now: Self.start))
-        #expect(try await queue.pausedAccounts() == [Self.first: "SignatureDoesNotMatch"], "the first reason stays")
+        #expect(try await pause("SignatureDoesNotMatch", revision: attempted) == false)
+        #expect(try await queue.accountPauses().isEmpty)
+        #expect(try await pause("SignatureDoesNotMatch", revision: now))
+        #expect(
+            try await queue.accountPauses()[Self.first]
+                == AccountPause(reason: "SignatureDoesNotMatch", pausedAt: Self.start, probes: 0, nextProbeAt: probe)
+        )
+        // A failed probe: counted, the next one later; the first reason and time stay.
+        let later = Self.start.addingTimeInterval(60)
+        #expect(try await pause("later reason", revision: nil, probes: 1, at: later))
+        #expect(
+            try await queue.accountPauses()[Self.first]
+                == AccountPause(reason: "SignatureDoesNotMatch", pausedAt: Self.start, probes: 1, nextProbeAt: later)
+        )
         // `retryNow` for the account's rows resumes it.
         _ = try await queue.retryNow(id: nil, accountId: Self.first, now: Self.start)
-        #expect(try await queue.pausedAccounts().isEmpty)
+        #expect(try await queue.accountPauses().isEmpty)
     }
 
     @Test(arguments: StorageKind.allCases)
-    func changingAnAccountResumesItsReplays(_ kind: StorageKind) async throws {
+    func changingAnAccountResumesItsReplaysAndMakesItsRowsDue(_ kind: StorageKind) async throws {
         let storage = try kind.make()
         #expect(try await storage.insertAccount(Self.record(Self.first)))
-        #expect(try await storage.pause(accountId: Self.first, reason: "InvalidAccessKeyId", registryRevision: nil, now: Self.start))
+        let later = Date().addingTimeInterval(3600)
+        _ = try await Self.enqueue(storage, "deferred", account: Self.first, lastError: "InvalidAccessKeyId", at: later)
+        _ = try await Self.enqueue(storage, "other", account: Self.second, lastError: nil, at: later)
+        #expect(
+            try await storage.pause(
+                accountId: Self.first,
+                reason: "InvalidAccessKeyId",
+                registryRevision: nil,
+                probes: 0,
+                nextProbeAt: later,
+                now: Self.start
+            )
+        )
         _ = try await storage.updateAccount(Self.first) { $0.sealedSecret = Data([9]) }
-        #expect(try await storage.pausedAccounts().isEmpty)
+        #expect(try await storage.accountPauses().isEmpty)
+        let outlook = try await storage.replayOutlook(now: Date().addingTimeInterval(1))
+        #expect(outlook.due == [Self.first: 1], "the changed account's row is due now, the other account's is not")
+        #expect(abs((outlook.nextDueAt ?? .distantPast).timeIntervalSince(later)) < 0.01, "stored to the millisecond")
     }
 
     @Test(arguments: StorageKind.allCases)
-    func claimingOnePerAccountTakesTheOldestRowOfEach(_ kind: StorageKind) async throws {
+    func theOutlookCountsDueRowsByAccountAndClaimsTakeEachShareOldestFirst(_ kind: StorageKind) async throws {
         let queue = try kind.make()
-        let a1 = try await Self.enqueue(queue, "a1", account: Self.first, lastError: nil, at: Self.start)
-        _ = try await Self.enqueue(queue, "a2", account: Self.first, lastError: nil, at: Self.start.addingTimeInterval(1))
-        let b1 = try await Self.enqueue(queue, "b1", account: Self.second, lastError: nil, at: Self.start.addingTimeInterval(2))
-        let claimed = try await queue.claimDue(limit: 5, now: Self.start.addingTimeInterval(10), excludingAccounts: [], onePerAccount: true)
-        #expect(claimed.map(\.id) == [a1.id, b1.id])
+        let start = Self.start
+        var first: [QueuedUpload] = []
+        for index in 0..<3 {
+            first.append(try await Self.enqueue(queue, "a\(index)", account: Self.first, lastError: nil, at: start.addingTimeInterval(Double(index))))
+        }
+        let b0 = try await Self.enqueue(queue, "b0", account: Self.second, lastError: nil, at: start.addingTimeInterval(0.5))
+        _ = try await Self.enqueue(queue, "b1", account: Self.second, lastError: nil, at: start.addingTimeInterval(100))
+        #expect(
+            try await queue.pause(accountId: Self.second, reason: "AccessDenied", registryRevision: nil, probes: 0, nextProbeAt: start, now: start)
+        )
+
+        let outlook = try await queue.replayOutlook(now: start.addingTimeInterval(10))
+        #expect(outlook.due == [Self.first: 3, Self.second: 1])
+        #expect(outlook.nextDueAt == start.addingTimeInterval(100))
+        #expect(outlook.paused.keys.sorted() == [Self.second])
+
+        let claimed = try await queue.claimDue([Self.first: 2, Self.second: 5], now: start.addingTimeInterval(10))
+        #expect(claimed.map(\.id) == [first[0].id, first[1].id, b0.id], "each account's oldest due rows, no more than its share")
+        #expect(claimed.allSatisfy { $0.state == .uploading && $0.attempts == 1 })
+        #expect(try await queue.claimDue([Self.first: 5], now: start.addingTimeInterval(10)).map(\.id) == [first[2].id])
+        #expect(try await queue.claimDue([Self.first: 5, Self.second: 5], now: start.addingTimeInterval(10)).isEmpty, "claimed once")
+        #expect(try await queue.replayOutlook(now: start.addingTimeInterval(10)).due.isEmpty)
     }
 
     @Test(arguments: StorageKind.allCases)
-    func dueRowsAreClaimedOnceOldestFirstAndSkipPausedAccounts(_ kind: StorageKind) async throws {
+    func storedRowsCountTowardTheRateAndSayWhatIsLeftOfTheirAccount(_ kind: StorageKind) async throws {
         let queue = try kind.make()
         let start = Self.start
         let a = try await Self.enqueue(queue, "a", account: Self.first, lastError: nil, at: start)
-        let b = try await Self.enqueue(queue, "b", account: Self.second, lastError: "SlowDown", at: start.addingTimeInterval(1))
+        let b = try await Self.enqueue(queue, "b", account: Self.first, lastError: "SlowDown", at: start.addingTimeInterval(1))
         #expect(a.id != nil && b.id != nil)
         #expect(try await queue.longestStoredPrefix(accountId: Self.first, segments: ["a"])?.key == "a", "enqueued with its index row")
-        #expect(try await queue.claimDue(limit: 10, now: start.addingTimeInterval(-1), excludingAccounts: [], onePerAccount: false).isEmpty)
+        #expect(try await queue.claimDue([Self.first: 10], now: start.addingTimeInterval(-1)).isEmpty, "not due yet")
 
-        let claimed = try await queue.claimDue(limit: 10, now: start.addingTimeInterval(5), excludingAccounts: [Self.second], onePerAccount: false)
+        let claimed = try await queue.claimDue([Self.first: 1], now: start.addingTimeInterval(5))
         #expect(claimed.map(\.objectKey) == ["a"])
-        #expect(claimed.first?.state == .uploading)
-        #expect(claimed.first?.attempts == 1)
-        #expect(try await queue.claimDue(limit: 10, now: start.addingTimeInterval(5), excludingAccounts: [Self.second], onePerAccount: false).isEmpty)
-
         let id = try #require(a.id)
         try await queue.reschedule(id, error: "InternalError", nextAttempt: start.addingTimeInterval(60), now: start.addingTimeInterval(6))
-        #expect(
-            try await queue.claimDue(limit: 10, now: start.addingTimeInterval(30), excludingAccounts: [], onePerAccount: false).map(\.objectKey) == [
-                "b"
-            ]
-        )
-        let again = try await queue.claimDue(limit: 10, now: start.addingTimeInterval(61), excludingAccounts: [], onePerAccount: false)
+        #expect(try await queue.claimDue([Self.first: 10], now: start.addingTimeInterval(30)).map(\.objectKey) == ["b"])
+        let again = try await queue.claimDue([Self.first: 10], now: start.addingTimeInterval(61))
         #expect(again.map(\.objectKey) == ["a"])
         #expect(again.first?.attempts == 2)
         #expect(again.first?.lastError == "InternalError")
-        try await queue.markStored(id, indexing: Self.object("a", key: "a-etag"), now: start.addingTimeInterval(62))
+        #expect(
+            try await queue.markStored(id, indexing: Self.object("a", key: "a-etag"), now: start.addingTimeInterval(62)) == 1,
+            "b is still uploading"
+        )
         #expect(try await queue.uploads(state: .stored).map(\.objectKey) == ["a"])
         #expect(try await queue.longestStoredPrefix(accountId: Self.first, segments: ["a"])?.key == "a-etag", "stored with its index row")
         #expect(try await queue.referencedSpoolFiles() == ["b.spool"])
-        let snapshot = try await queue.queueSnapshot(now: start.addingTimeInterval(101))
+        let snapshot = try await queue.queueSnapshot(now: start.addingTimeInterval(65))
         #expect(snapshot.counts[.stored] == 1 && snapshot.counts[.uploading] == 1)
-        #expect(try await queue.waitingCountsByAccount() == [Self.second: [.uploading: 1]])
+        #expect(snapshot.recentlyReplayed == 1 && snapshot.depth == 1)
+        #expect(snapshot.estimatedDrainSeconds == QueueSnapshot.rateWindow)
+        #expect(try await queue.queueSnapshot(now: start.addingTimeInterval(62 + QueueSnapshot.rateWindow + 1)).recentlyReplayed == 0)
+        #expect(try await queue.waitingCountsByAccount() == [Self.first: [.uploading: 1]])
+        #expect(
+            try await queue.markStored(try #require(b.id), indexing: Self.object("b"), now: start.addingTimeInterval(63)) == 0,
+            "the backlog is empty"
+        )
+    }
+
+    @Test(arguments: StorageKind.allCases)
+    func resumingAnAccountEndsItsPauseAndMakesItsRowsDueNow(_ kind: StorageKind) async throws {
+        let queue = try kind.make()
+        let start = Self.start
+        _ = try await Self.enqueue(queue, "a", account: Self.first, lastError: nil, at: start.addingTimeInterval(600))
+        _ = try await Self.enqueue(queue, "b", account: Self.first, lastError: nil, at: start)
+        _ = try await Self.enqueue(queue, "c", account: Self.second, lastError: nil, at: start.addingTimeInterval(600))
+        #expect(
+            try await queue.pause(accountId: Self.first, reason: "AccessDenied", registryRevision: nil, probes: 2, nextProbeAt: start, now: start)
+        )
+        #expect(try await queue.resume(accountId: Self.first, now: start.addingTimeInterval(1)) == 1)
+        #expect(try await queue.accountPauses().isEmpty)
+        #expect(try await queue.replayOutlook(now: start.addingTimeInterval(1)).due == [Self.first: 2])
     }
 
     @Test(arguments: StorageKind.allCases)
@@ -254,7 +323,7 @@ struct StorageContractTests {
         let queue = try kind.make()
         let start = Self.start
         let row = try await Self.enqueue(queue, "a", account: Self.first, lastError: nil, at: start)
-        _ = try await queue.claimDue(limit: 1, now: start, excludingAccounts: [], onePerAccount: false)
+        _ = try await queue.claimDue([Self.first: 1], now: start)
         #expect(try await queue.recoverInterrupted(now: start) == 1)
         #expect(try await queue.uploads(state: .pending).count == 1)
         let id = try #require(row.id)
@@ -264,7 +333,7 @@ struct StorageContractTests {
         #expect(try await queue.uploads(state: .failed, accountId: Self.first).first?.lastError == "spool file failed its integrity check")
         #expect(try await queue.retryNow(id: nil, accountId: Self.second, now: start) == 0)
         #expect(try await queue.retryNow(id: nil, accountId: Self.first, now: start) == 1)
-        #expect(try await queue.claimDue(limit: 5, now: start, excludingAccounts: [], onePerAccount: false).count == 1)
+        #expect(try await queue.claimDue([Self.first: 5], now: start).count == 1)
         try await queue.delete(id)
         #expect(try await queue.upload(id) == nil)
         #expect(try await queue.uploads(state: nil, accountId: nil, limit: 1).isEmpty)

@@ -16,6 +16,39 @@ struct MemoryBudgetTests {
         #expect(budget.highWaterMark == 100)
     }
 
+    @Test func liveTakersAreServedBeforeBackgroundOnesWhateverTheOrder() async throws {
+        let budget = MemoryBudget(capacity: 100)
+        try await budget.acquire(100)
+        final class Order: Sendable { let list = Mutex<[String]>([]) }
+        let order = Order()
+        // A replay asks first, a live store second: the live store gets the room first.
+        async let replay: Void = {
+            try await budget.acquire(60, priority: .background)
+            order.list.withLock { $0.append("replay") }
+        }()
+        #expect(try await eventually(10) { budget.waiting == 1 })
+        async let live: Void = {
+            try await budget.acquire(60)
+            order.list.withLock { $0.append("live") }
+        }()
+        #expect(try await eventually(10) { budget.waiting == 2 })
+        budget.release(100)
+        try await live
+        #expect(order.list.withLock { $0 } == ["live"], "the replay waits while the live store holds the room")
+        budget.release(60)
+        try await replay
+        #expect(order.list.withLock { $0 } == ["live", "replay"])
+        // A background taker does not pass a live one waiting, even where it would fit.
+        async let bigLive: Void = budget.acquire(80)
+        #expect(try await eventually(10) { budget.waiting == 1 })
+        async let small: Void = budget.acquire(10, priority: .background)
+        #expect(try await eventually(10) { budget.waiting == 2 }, "it waits though 10 would fit beside the 60 held")
+        budget.release(60)
+        try await bigLive
+        try await small
+        #expect(budget.inUse == 90)
+    }
+
     /// The address of a buffer's storage.
     static func storage(_ buffer: inout ByteBuffer) -> UnsafeMutableRawPointer? {
         buffer.withUnsafeMutableWritableBytes { $0.baseAddress }

@@ -38,7 +38,8 @@ struct AdminAPI: Sendable {
 
     func status() async -> StatusAnswer {
         // One grouped count (the snapshot /metrics reads), not every row; stored rows are history, not depth.
-        let counts = (try? await ledger.snapshot().counts) ?? [:]
+        let snapshot = try? await ledger.snapshot()
+        let counts = snapshot?.counts ?? [:]
         var depth: [String: Int] = [:]
         for state in QueuedUpload.State.allCases { depth[state.rawValue] = state == .stored ? 0 : counts[state] ?? 0 }
         return StatusAnswer(
@@ -46,7 +47,12 @@ struct AdminAPI: Sendable {
             uptimeSeconds: (ContinuousClock.now - startedAt).components.seconds,
             accounts: directory.count,
             memoryBudget: .init(inUseBytes: memory.inUse, capacityBytes: memory.capacity),
-            queue: depth
+            queue: depth,
+            replays: .init(
+                perSecond: snapshot?.replaysPerSecond ?? 0,
+                estimatedDrainSeconds: snapshot?.estimatedDrainSeconds,
+                summary: snapshot?.drainSummary ?? "the queue cannot be read"
+            )
         )
     }
 

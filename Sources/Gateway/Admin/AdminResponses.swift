@@ -14,12 +14,26 @@ struct StatusAnswer: ResponseEncodable {
         }
     }
 
+    /// How fast the queue drains (`QueueSnapshot`): the same figures as `/metrics` and `queue list`.
+    struct Replays: Encodable {
+        var perSecond: Double
+        /// Seconds until the queue is empty at the recent rate; `null` when nothing landed lately.
+        @ExplicitNull var estimatedDrainSeconds: Double?
+        var summary: String
+        enum CodingKeys: String, CodingKey {
+            case perSecond = "per_second"
+            case estimatedDrainSeconds = "estimated_drain_seconds"
+            case summary
+        }
+    }
+
     var version: String
     var uptimeSeconds: Int64
     var accounts: Int
     var memoryBudget: MemoryBudget
     /// Rows by state; `stored` rows are history, not depth, and count 0.
     var queue: [String: Int]
+    var replays: Replays
 
     enum CodingKeys: String, CodingKey {
         case version
@@ -27,6 +41,7 @@ struct StatusAnswer: ResponseEncodable {
         case accounts
         case memoryBudget = "memory_budget"
         case queue
+        case replays
     }
 }
 

@@ -51,8 +51,10 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
     public var spoolMinFreeBytes: Int = 512 * 1024 * 1024
     /// The most all spool files together may hold; 0 means no limit but the free space.
     public var spoolQuotaBytes: Int = 0
-    /// Queued uploads replayed at a time.
-    public var replayConcurrency: Int = 2
+    /// Queued uploads replayed at a time (fewer while live stores run: they come first).
+    public var replayConcurrency: Int = 8
+    /// Replays of one account at a time; nil: half of `replayConcurrency` (at least 1).
+    public var replayConcurrencyPerAccount: Int? = nil
     /// First backoff ceiling of a queued upload; doubles per attempt up to `replayMaxDelaySeconds` (full jitter).
     public var replayBaseDelaySeconds: Double = 5
     public var replayMaxDelaySeconds: Double = 3600
@@ -91,6 +93,7 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         case spoolMinFreeBytes = "spool_min_free_bytes"
         case spoolQuotaBytes = "spool_quota_bytes"
         case replayConcurrency = "replay_concurrency"
+        case replayConcurrencyPerAccount = "replay_concurrency_per_account"
         case replayBaseDelaySeconds = "replay_base_delay_seconds"
         case replayMaxDelaySeconds = "replay_max_delay_seconds"
         case adminListen = "admin_listen"
@@ -128,6 +131,7 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         try read(.spoolMinFreeBytes, into: &config.spoolMinFreeBytes)
         try read(.spoolQuotaBytes, into: &config.spoolQuotaBytes)
         try read(.replayConcurrency, into: &config.replayConcurrency)
+        config.replayConcurrencyPerAccount = try container.decodeIfPresent(Int.self, forKey: .replayConcurrencyPerAccount)
         try read(.replayBaseDelaySeconds, into: &config.replayBaseDelaySeconds)
         try read(.replayMaxDelaySeconds, into: &config.replayMaxDelaySeconds)
         try read(.adminListen, into: &config.adminListen)
@@ -237,6 +241,9 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         guard spoolMinFreeBytes >= 0 else { throw ConfigError("spool_min_free_bytes cannot be negative") }
         guard spoolQuotaBytes >= 0 else { throw ConfigError("spool_quota_bytes cannot be negative (0 means no quota)") }
         guard replayConcurrency >= 1 else { throw ConfigError("replay_concurrency must be at least 1") }
+        if let replayConcurrencyPerAccount, !(1...replayConcurrency).contains(replayConcurrencyPerAccount) {
+            throw ConfigError("replay_concurrency_per_account must be from 1 to replay_concurrency (\(replayConcurrency)), or null")
+        }
         guard replayBaseDelaySeconds > 0, replayMaxDelaySeconds >= replayBaseDelaySeconds else {
             throw ConfigError("replay_base_delay_seconds must be above 0 and replay_max_delay_seconds at least as large")
         }
@@ -269,6 +276,9 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
             quotaBytes: spoolQuotaBytes
         )
     }
+
+    /// Replays of one account at a time: `replayConcurrencyPerAccount`, or half of `replayConcurrency`.
+    public var replayPerAccount: Int { replayConcurrencyPerAccount ?? max(1, replayConcurrency / 2) }
 
     /// Backoff between replays of a queued upload.
     public var replayBackoff: RetryPolicy {

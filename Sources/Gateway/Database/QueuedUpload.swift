@@ -55,10 +55,43 @@ public struct QueuedUpload: Sendable, Hashable, Codable {
     }
 }
 
-/// The queue as `/metrics` and `/api/status` show it: rows by state, the oldest pending row's age,
-/// the paused accounts.
+/// The queue as `/metrics`, `/api/status` and `queue list` show it: rows by state, the oldest pending row's
+/// age, the paused accounts, and how fast replays land (rows stored in the last `rateWindow`).
 public struct QueueSnapshot: Sendable, Hashable {
+    /// The window replays per second are counted over.
+    public static let rateWindow: TimeInterval = 10
+
     public var counts: [QueuedUpload.State: Int]
     public var oldestPendingAge: Double?
     public var paused: Set<String>
+    /// Rows stored in the last `rateWindow`.
+    public var recentlyReplayed: Int
+
+    public init(counts: [QueuedUpload.State: Int], oldestPendingAge: Double?, paused: Set<String>, recentlyReplayed: Int) {
+        self.counts = counts
+        self.oldestPendingAge = oldestPendingAge
+        self.paused = paused
+        self.recentlyReplayed = recentlyReplayed
+    }
+
+    /// Rows waiting for S3: pending and uploading (failed ones wait for an operator).
+    public var depth: Int { (counts[.pending] ?? 0) + (counts[.uploading] ?? 0) }
+
+    /// Replays landed per second, over the last `rateWindow`.
+    public var replaysPerSecond: Double { Double(recentlyReplayed) / Self.rateWindow }
+
+    /// Seconds until the queue is empty at the recent rate: 0 when it is empty, nil when nothing landed
+    /// lately (no estimate).
+    public var estimatedDrainSeconds: Double? {
+        guard depth > 0 else { return 0 }
+        guard recentlyReplayed > 0 else { return nil }
+        return Double(depth) / replaysPerSecond
+    }
+
+    /// One line for people: depth, rate and the estimate.
+    public var drainSummary: String {
+        let rate = String(format: "%.1f", replaysPerSecond)
+        let eta = estimatedDrainSeconds.map { "empty in about \(Int($0.rounded(.up))) s" } ?? "no replay landed in the last \(Int(Self.rateWindow)) s"
+        return "\(depth) waiting for S3, \(rate) replays/s, \(eta)"
+    }
 }

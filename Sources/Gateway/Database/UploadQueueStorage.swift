@@ -6,13 +6,17 @@ public protocol UploadQueueStorage: Sendable {
     /// Commits a row for a spool file that is already durable, with the object's index row, in one
     /// transaction that survives a power cut: the upload is acknowledged after this returns.
     func enqueue(_ upload: QueuedUpload, indexing object: StoredObject) async throws -> QueuedUpload
-    /// Takes up to `limit` due pending rows (oldest first), marking them `uploading` in one transaction,
-    /// so two workers never take the same row; with `onePerAccount`, at most one row per account.
-    func claimDue(limit: Int, now: Date, excludingAccounts: Set<String>, onePerAccount: Bool) async throws -> [QueuedUpload]
+    /// Which accounts have due rows, when the next row becomes due, and the paused accounts (one read).
+    func replayOutlook(now: Date) async throws -> ReplayOutlook
+    /// Takes, for each account in `shares`, up to its number of due pending rows (oldest first), marking
+    /// them `uploading` in one transaction, so two workers never take the same row.
+    func claimDue(_ shares: [String: Int], now: Date) async throws -> [QueuedUpload]
     /// Takes one pending row, as `claimDue` would; nil when it is not pending.
     func claim(_ id: Int64, now: Date) async throws -> QueuedUpload?
     /// S3 confirmed the object: the row is `stored` and the index row records its ETag, in one transaction.
-    func markStored(_ id: Int64, indexing object: StoredObject, now: Date) async throws
+    /// Returns how many rows of the account are still waiting (pending or uploading).
+    @discardableResult
+    func markStored(_ id: Int64, indexing object: StoredObject, now: Date) async throws -> Int
     func markFailed(_ id: Int64, reason: String, now: Date) async throws
     /// Back to `pending`, due at `nextAttempt`, remembering why.
     func reschedule(_ id: Int64, error: String, nextAttempt: Date, now: Date) async throws
@@ -22,11 +26,16 @@ public protocol UploadQueueStorage: Sendable {
     func retryNow(id: Int64?, accountId: String?, now: Date) async throws -> Int
     func delete(_ id: Int64) async throws
 
-    /// Pauses an account's replays (idempotent; the first reason stays) unless the accounts changed
-    /// since `registryRevision`; returns whether the account is paused.
-    func pause(accountId: String, reason: String, registryRevision: Int?, now: Date) async throws -> Bool
-    /// Paused accounts and why.
-    func pausedAccounts() async throws -> [String: String]
+    /// Pauses an account's replays, or records a failed probe of a paused one (`probes`, `nextProbeAt`; the
+    /// first reason stays), unless the accounts changed since `registryRevision`; returns whether the
+    /// account is paused.
+    func pause(accountId: String, reason: String, registryRevision: Int?, probes: Int, nextProbeAt: Date, now: Date) async throws -> Bool
+    /// Ends an account's pause, if any, and makes its pending rows due now (S3 took one of its recordings:
+    /// whatever held the others back is over); returns how many rows were made due.
+    @discardableResult
+    func resume(accountId: String, now: Date) async throws -> Int
+    /// Paused accounts and their probes.
+    func accountPauses() async throws -> [String: AccountPause]
 
     func upload(_ id: Int64) async throws -> QueuedUpload?
     /// Rows oldest first, at most `limit` of them.

@@ -1,8 +1,8 @@
-import Foundation
+public import Foundation
 
 /// How queued uploads are shown on the command line (text and JSON); never a secret.
 public enum QueuePresentation {
-    static func timestamp(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+    public static func timestamp(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
 
     /// The upload as a JSON object (see `QueuedUploadView`).
     public static func object(_ entry: QueuedUpload) -> [String: Any] { JSONObject.dictionary(QueuedUploadView(entry)) }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import S3
 public import Spool
+import Synchronization
 
 /// The one owner of a recording's life in the gateway (`RecordingLifecycle`): every state change and
 /// the index row, spool file and queue row writes that go with it. The store and fetch routes, the
@@ -13,6 +14,13 @@ public final class RecordingLedger: Sendable {
     public let spool: Spool
     let locator: ObjectLocator
     let waiting = SpoolWaitingList()
+    /// Signalled when queued rows become due at once (an account resumed, an operator's retry), so the
+    /// replay worker does not wait for its poll.
+    public let replaysDue = ReplayWakeup()
+    /// Accounts with rows held back by a failure (deferred or paused) and, per account, replays landed
+    /// since its backlog was last empty: a store or replay S3 takes for a held-back account ends the wait
+    /// of its other rows; the last row of a backlog is logged once.
+    private let backlogs = Mutex<(heldBack: Set<String>, replayed: [String: Int])>(([], [:]))
     /// Backoff between replay attempts of one row (full jitter, up to the cap); also times the first one.
     let replayBackoff: RetryPolicy
     let now: @Sendable () -> Date
@@ -53,6 +61,7 @@ public final class RecordingLedger: Sendable {
     func stored(_ object: StoredObject, spoolFile writer: SpoolWriter?, logger: Logger) async {
         writer?.discard()
         remember(object)
+        await s3TookARecording(of: object.accountId)
         do {
             try await index.record(object)
         } catch {
@@ -109,22 +118,63 @@ public final class RecordingLedger: Sendable {
 
     // MARK: Replays: pending → replaying → stored, pending or failed
 
-    /// pending → replaying for up to `limit` due rows (see `UploadQueueStorage.claimDue`).
-    public func claimDue(limit: Int, excludingAccounts excluded: Set<String> = [], onePerAccount: Bool = false) async throws -> [QueuedUpload] {
-        try await queue.claimDue(limit: limit, now: now(), excludingAccounts: excluded, onePerAccount: onePerAccount)
+    /// Which accounts have due rows, when the next becomes due, and the paused accounts.
+    func replayOutlook() async throws -> ReplayOutlook { try await queue.replayOutlook(now: now()) }
+
+    /// pending → replaying for each account's share of its due rows (see `UploadQueueStorage.claimDue`).
+    func claimDue(_ shares: [String: Int]) async throws -> [QueuedUpload] { try await queue.claimDue(shares, now: now()) }
+
+    /// pending → replaying for the oldest due row of the first account that has one, paused or not (the
+    /// operator's `queue replay --all`).
+    public func claimNextDue() async throws -> QueuedUpload? {
+        guard let accountId = try await replayOutlook().due.keys.min() else { return nil }
+        return try await claimDue([accountId: 1]).first
     }
 
     /// pending → replaying for one row (the operator's `queue replay ID`); nil when it is not pending.
     public func claim(_ id: Int64) async throws -> QueuedUpload? { try await queue.claim(id, now: now()) }
 
     /// replaying → stored: the row is stored with its index row, then the spool file goes.
+    /// When it was the account's last waiting row, its backlog is logged as empty, once.
     func replayed(_ entry: QueuedUpload, as object: StoredObject) async throws {
         let id = try Self.check(entry, .replayed)
-        try await queue.markStored(id, indexing: object, now: now())
+        let remaining = try await queue.markStored(id, indexing: object, now: now())
         spool.remove(entry.spoolFile)
         waiting.forget(accountId: entry.accountId, key: entry.objectKey, file: entry.spoolFile)
         remember(object)
+        let replayed = backlogs.withLock { backlogs in
+            backlogs.replayed[entry.accountId, default: 0] += 1
+            return remaining == 0 ? backlogs.replayed.removeValue(forKey: entry.accountId) : nil
+        }
+        if let replayed {
+            logger.notice(
+                "the account's backlog is empty: every queued recording is in S3",
+                metadata: ["account_id": "\(entry.accountId)", "replayed": "\(replayed)"]
+            )
+        }
+        await s3TookARecording(of: entry.accountId)
     }
+
+    /// S3 took a recording of `accountId`: if some of its rows were held back by a failure (an outage, a
+    /// pause), the failure is over for it, so they are due now and a pause ends.
+    private func s3TookARecording(of accountId: String) async {
+        guard backlogs.withLock({ $0.heldBack.remove(accountId) != nil }) else { return }
+        do {
+            let due = try await queue.resume(accountId: accountId, now: now())
+            if due > 0 {
+                logger.notice(
+                    "S3 takes the account's recordings again; its queued ones are due now",
+                    metadata: ["account_id": "\(accountId)", "due": "\(due)"]
+                )
+            }
+            replaysDue.signal()
+        } catch {
+            // Their backoff still ends; nothing is lost.
+            logger.error("cannot make the account's queued recordings due: \(error)", metadata: ["account_id": "\(accountId)"])
+        }
+    }
+
+    private func holdBack(_ accountId: String) { backlogs.withLock { _ = $0.heldBack.insert(accountId) } }
 
     /// replaying → failed: kept, with its spool file, for the operator.
     func replayFailed(_ entry: QueuedUpload, reason: String) async throws {
@@ -133,26 +183,63 @@ public final class RecordingLedger: Sendable {
 
     /// replaying → pending, after the backoff for its attempts; returns the delay in seconds.
     @discardableResult
+    /// A paused account's probe that failed this way also puts its next probe further off.
     func replayDeferred(_ entry: QueuedUpload, reason: String) async throws -> Double {
         let id = try Self.check(entry, .deferred)
         let seconds = backoffSeconds(beforeRetry: max(0, entry.attempts - 1))
         let time = now()
+        holdBack(entry.accountId)
+        if let pause = try await queue.accountPauses()[entry.accountId], pause.nextProbeAt <= time {
+            _ = try await probeFailed(entry.accountId, pause, reason: reason, registryRevision: nil, at: time)
+        }
         try await queue.reschedule(id, error: reason, nextAttempt: time.addingTimeInterval(seconds), now: time)
         return seconds
     }
 
     /// replaying → pending with the account's replays paused (circuit breaker), unless the account
     /// changed since `registryRevision`. The row is due at once either way: paused, it waits for the
-    /// account to change; not paused, it is tried again with what the account is now. Returns whether
-    /// this attempt paused an account that was not paused before.
+    /// account to change or its next probe (after a backoff that grows per failed probe); not paused, it
+    /// is tried again with what the account is now. Returns whether this attempt paused an account that
+    /// was not paused before.
     func replayPaused(_ entry: QueuedUpload, reason: String, registryRevision: Int?) async throws -> Bool {
         let id = try Self.check(entry, .paused)
-        let wasPaused = try await queue.pausedAccounts()[entry.accountId] != nil
-        // Paused first, so the worker cannot claim the row again in between.
         let time = now()
-        let paused = try await queue.pause(accountId: entry.accountId, reason: reason, registryRevision: registryRevision, now: time)
+        holdBack(entry.accountId)
+        // Paused first, so the worker cannot claim the row again in between.
+        let paused: Bool
+        let newly: Bool
+        if let pause = try await queue.accountPauses()[entry.accountId] {
+            // A probe that failed, or an attempt that was under way when the pause began (no change).
+            paused =
+                pause.nextProbeAt > time
+                ? true : try await probeFailed(entry.accountId, pause, reason: reason, registryRevision: registryRevision, at: time)
+            newly = false
+        } else {
+            paused = try await queue.pause(
+                accountId: entry.accountId,
+                reason: reason,
+                registryRevision: registryRevision,
+                probes: 0,
+                nextProbeAt: time.addingTimeInterval(probeDelaySeconds(afterFailedProbes: 0)),
+                now: time
+            )
+            newly = paused
+        }
         try await queue.reschedule(id, error: reason, nextAttempt: time, now: time)
-        return paused && !wasPaused
+        return newly
+    }
+
+    /// One more failed probe of a paused account: the next one waits longer.
+    private func probeFailed(_ accountId: String, _ pause: AccountPause, reason: String, registryRevision: Int?, at time: Date) async throws -> Bool {
+        let probes = pause.probes + 1
+        return try await queue.pause(
+            accountId: accountId,
+            reason: reason,
+            registryRevision: registryRevision,
+            probes: probes,
+            nextProbeAt: time.addingTimeInterval(probeDelaySeconds(afterFailedProbes: probes)),
+            now: time
+        )
     }
 
     // MARK: The operator and start-up
@@ -160,7 +247,9 @@ public final class RecordingLedger: Sendable {
     /// pending, failed → pending, due now (one row, an account's, or all), resuming their accounts.
     @discardableResult
     public func retryNow(id: Int64? = nil, accountId: String? = nil) async throws -> Int {
-        try await queue.retryNow(id: id, accountId: accountId, now: now())
+        let due = try await queue.retryNow(id: id, accountId: accountId, now: now())
+        replaysDue.signal()
+        return due
     }
 
     /// any kept state → discarded: the row and its spool file are destroyed (`queue discard`).
@@ -173,13 +262,15 @@ public final class RecordingLedger: Sendable {
 
     /// At the start of the spool's owner (`serve`), after a crash or a stop: replaying → pending for rows
     /// a dead worker held, spool files no row refers to (never acknowledged, or already stored) removed,
-    /// and the waiting recordings listed for fetches.
+    /// and the waiting recordings listed for fetches (and their accounts as held back).
     @discardableResult
     func recover() async throws -> (interrupted: Int, unreferenced: Int) {
         let interrupted = try await queue.recoverInterrupted(now: now())
         let unreferenced = spool.removeUnreferenced(keeping: try await queue.referencedSpoolFiles())
         for entry in try await queue.uploads(state: nil, accountId: nil, limit: nil) where entry.state != .stored {
             waiting.mark(accountId: entry.accountId, key: entry.objectKey, SpoolWaitingList.Waiting(file: entry.spoolFile, size: entry.size))
+            // Rows left from before the start may be waiting out a backoff: the first recording S3 takes ends it.
+            holdBack(entry.accountId)
         }
         return (interrupted, unreferenced)
     }
@@ -212,9 +303,12 @@ public final class RecordingLedger: Sendable {
         try await queue.uploads(state: state, accountId: accountId, limit: limit)
     }
 
-    public func pausedAccounts() async throws -> [String: String] { try await queue.pausedAccounts() }
+    /// Paused accounts and why.
+    public func pausedAccounts() async throws -> [String: String] { try await queue.accountPauses().mapValues(\.reason) }
 
-    func snapshot() async throws -> QueueSnapshot { try await queue.queueSnapshot(now: now()) }
+    public func accountPauses() async throws -> [String: AccountPause] { try await queue.accountPauses() }
+
+    public func snapshot() async throws -> QueueSnapshot { try await queue.queueSnapshot(now: now()) }
 
     func waitingCountsByAccount() async throws -> [String: [QueuedUpload.State: Int]] { try await queue.waitingCountsByAccount() }
 
@@ -229,8 +323,17 @@ public final class RecordingLedger: Sendable {
     }
 
     private func backoffSeconds(beforeRetry retry: Int) -> Double {
-        let delay = replayBackoff.delay(beforeRetry: retry, unitRandom: random())
-        return Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
+        Self.seconds(replayBackoff.delay(beforeRetry: retry, unitRandom: random()))
+    }
+
+    /// The wait before a paused account's next probe: the rows' backoff for as many retries, with its
+    /// jitter in the upper half, so probes come at most about once per backoff.
+    private func probeDelaySeconds(afterFailedProbes probes: Int) -> Double {
+        Self.seconds(replayBackoff.delay(beforeRetry: probes, unitRandom: 0.5 + random() / 2))
+    }
+
+    private static func seconds(_ delay: Duration) -> Double {
+        Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
     }
 
     /// The row's id, once the lifecycle allows `event` in its state.

@@ -21,16 +21,28 @@ public struct Replayer: Sendable {
     }
 
     let ledger: RecordingLedger
-    let directory: AccountDirectory
-    let uploader: MultipartUploader
     let observer: (any ReplayObserver)?
     let logger: Logger
+    /// Tries one upload (S3 in `serve`; tests give one of their own).
+    let attempt: @Sendable (QueuedUpload, _ progress: @escaping @Sendable (Int) -> Void) async -> Attempt
+
+    init(
+        ledger: RecordingLedger,
+        observer: (any ReplayObserver)?,
+        logger: Logger,
+        attempt: @escaping @Sendable (QueuedUpload, _ progress: @escaping @Sendable (Int) -> Void) async -> Attempt
+    ) {
+        self.ledger = ledger
+        self.observer = observer
+        self.logger = logger
+        self.attempt = attempt
+    }
 
     @discardableResult
     public func replay(_ entry: QueuedUpload, progress: @escaping @Sendable (Int) -> Void = { _ in }) async -> Outcome {
         // Every line of this replay, the S3 client's included, carries its account and queue id.
         await RequestLogMetadata.with(["account_id": "\(entry.accountId)", "queue_id": "\(entry.id ?? 0)"]) {
-            let outcome = await attempt(entry, progress: progress)
+            let outcome = await attempt(entry, progress)
             observer?.replayed(outcome.result, bytes: outcome.stored?.size ?? 0)
             do {
                 try await record(outcome, of: entry)
@@ -42,63 +54,12 @@ public struct Replayer: Sendable {
         }
     }
 
-    private struct Attempt {
+    /// What one try came to, and what the ledger needs to record it.
+    struct Attempt: Sendable {
         var result: Outcome
         var stored: StoredObject?
         /// The registry revision the account's credentials were loaded at.
         var registryRevision: Int?
-    }
-
-    private func attempt(_ entry: QueuedUpload, progress: @escaping @Sendable (Int) -> Void) async -> Attempt {
-        let (found, revision) = directory.entryWithRevision(forAccountId: entry.accountId)
-        guard let account = found else {
-            return Attempt(
-                result: .paused("account \(entry.accountId) no longer exists; add it again (same id) to resume its replays"),
-                registryRevision: revision
-            )
-        }
-        let reader: SpoolReader
-        do {
-            reader = try SpoolReader(path: ledger.spool.path(entry.spoolFile), masterKey: ledger.spool.masterKey)
-        } catch {
-            return Attempt(result: .failed("\(error)"))
-        }
-        guard reader.header.accountId == entry.accountId, reader.header.objectKey == entry.objectKey else {
-            return Attempt(result: .failed("spool file \(entry.spoolFile) holds another object than its queue row; not uploaded"))
-        }
-        var options = account.account.objectOptions
-        options.contentType = reader.header.contentType
-        options.metadata = reader.header.metadata
-        do {
-            let result = try await uploader.upload(
-                SpoolFileBody(reader: reader, progress: progress),
-                to: account.client,
-                key: entry.objectKey,
-                options: options,
-                expectedLength: entry.size
-            )
-            guard result.size == entry.size else {
-                return Attempt(result: .failed("the spool file holds \(result.size) bytes, its row says \(entry.size)"))
-            }
-            let stored = StoredObject(
-                accountId: entry.accountId,
-                requestPath: entry.requestPath,
-                objectKey: entry.objectKey,
-                size: result.size,
-                checksum: result.checksum,
-                etag: result.etag,
-                contentType: reader.header.contentType,
-                storedAt: ledger.now()
-            )
-            return Attempt(result: .stored, stored: stored)
-        } catch let error as SpoolIntegrityError {
-            return Attempt(result: .failed(error.description))
-        } catch let error as S3Error where error.isAccountProblem {
-            return Attempt(result: .paused(error.description), registryRevision: revision)
-        } catch {
-            if Task.isCancelled { return Attempt(result: .retryLater("interrupted (the gateway is stopping)")) }
-            return Attempt(result: .retryLater("\(error)"))
-        }
     }
 
     private func record(_ outcome: Attempt, of entry: QueuedUpload) async throws {
@@ -113,7 +74,7 @@ public struct Replayer: Sendable {
         case .paused(let reason):
             if try await ledger.replayPaused(entry, reason: reason, registryRevision: outcome.registryRevision) {
                 logger.warning(
-                    "replays of this account paused (circuit breaker) until the account is updated or `queue retry --account` runs: \(reason)"
+                    "replays of this account paused (circuit breaker): one recording is tried per backoff until S3 takes it, the account is updated or `queue retry --account` runs: \(reason)"
                 )
             }
         case .retryLater(let reason):

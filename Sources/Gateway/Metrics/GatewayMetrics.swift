@@ -114,6 +114,10 @@ public final class GatewayMetrics: S3Observer {
             )
         }
         CoreMetrics.Gauge(label: "rg_queue_oldest_pending_age_seconds", factory: factory).record(snapshot.oldestPendingAge ?? 0)
+        CoreMetrics.Gauge(label: "rg_queue_depth", factory: factory).record(snapshot.depth)
+        CoreMetrics.Gauge(label: "rg_replays_per_second", factory: factory).record(snapshot.replaysPerSecond)
+        // NaN: rows wait but none landed lately, so there is no estimate.
+        CoreMetrics.Gauge(label: "rg_queue_drain_seconds_estimate", factory: factory).record(snapshot.estimatedDrainSeconds ?? .nan)
         CoreMetrics.Gauge(label: "rg_spool_bytes", factory: factory).record(spoolStatus.usedBytes)
         CoreMetrics.Gauge(label: "rg_spool_free_bytes", factory: factory).record(spoolStatus.freeBytes)
         CoreMetrics.Gauge(label: "rg_memory_budget_in_use_bytes", factory: factory).record(memory.inUse)

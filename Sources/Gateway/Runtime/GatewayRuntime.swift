@@ -31,9 +31,16 @@ public struct GatewayRuntime: Sendable {
         MultipartUploader(budget: memory.parts, partSize: config.partSizeBytes, parallelParts: config.parallelParts, logger: logger)
     }
 
-    /// Replays queued uploads (the worker, and `queue replay`).
+    /// Replays queued uploads (the worker, and `queue replay`), with the same budget as live stores, after them.
     public var replayer: Replayer {
-        Replayer(ledger: ledger, directory: directory, uploader: uploader, observer: metrics, logger: logger)
+        let uploader = MultipartUploader(
+            budget: memory.parts,
+            partSize: config.partSizeBytes,
+            parallelParts: config.parallelParts,
+            priority: .background,
+            logger: logger
+        )
+        return Replayer(ledger: ledger, directory: directory, uploader: uploader, observer: metrics, logger: logger)
     }
 
     /// The connection check (`verify`) of one account with its stored credentials; nil for an unknown account.
@@ -46,13 +53,14 @@ public struct GatewayRuntime: Sendable {
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in },
         onAdminRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) throws -> [any Service] {
-        [
+        let traffic = LiveTraffic()
+        return [
             try KazooApplication.build(
                 config: config,
                 directory: directory,
                 ledger: ledger,
                 uploader: uploader,
-                admission: StoreAdmission(memory: memory, timeout: .seconds(config.admissionTimeoutSeconds)),
+                admission: StoreAdmission(memory: memory, timeout: .seconds(config.admissionTimeoutSeconds), traffic: traffic),
                 health: HealthCheck(storage: storage, dataDirectory: config.dataDir, ledger: ledger),
                 metrics: metrics,
                 logger: logger,
@@ -73,7 +81,14 @@ public struct GatewayRuntime: Sendable {
                 onServerRunning: onAdminRunning
             ),
             AccountDirectoryRefresher(directory: directory),
-            ReplayWorker(replayer: replayer, concurrency: config.replayConcurrency, pollInterval: .seconds(1), logger: logger),
+            ReplayWorker(
+                replayer: replayer,
+                limits: ReplayLimits(concurrency: config.replayConcurrency, perAccount: config.replayPerAccount),
+                pollInterval: .seconds(1),
+                liveLoad: { traffic.load() },
+                refreshAccounts: { [directory] in try await directory.refresh() },
+                logger: logger
+            ),
         ]
     }
 

@@ -6,21 +6,41 @@ import S3
 /// before `100 Continue`), so KAZOO sends it again later. A fetch whose bytes pass through the gateway (proxied
 /// from S3, or read from the spool) holds a slot too while its body streams: its buffers on the way out are
 /// of the same size as a store's on the way in.
+/// Each one counts as live traffic (`LiveTraffic`) from its request for a slot to the slot's return.
 struct StoreAdmission: Sendable {
     let memory: GatewayMemory
     let timeout: Duration
+    let traffic: LiveTraffic
 
     /// Waits for a slot; nil when none came free in time. The slot is given back when the last reference to
     /// it goes: a store keeps it to its end, a streamed answer's body until it is written (or dropped unwritten).
     func slot() async throws -> Slot? {
-        guard try await memory.storeSlots.acquire(1, within: timeout) else { return nil }
-        return Slot(slots: memory.storeSlots)
+        traffic.began()
+        do {
+            guard try await memory.storeSlots.acquire(1, within: timeout) else {
+                traffic.ended()
+                return nil
+            }
+        } catch {
+            traffic.ended()
+            throw error
+        }
+        return Slot(slots: memory.storeSlots, traffic: traffic)
     }
 
     final class Slot: Sendable {
         let slots: MemoryBudget
-        init(slots: MemoryBudget) { self.slots = slots }
-        deinit { slots.release(1) }
+        let traffic: LiveTraffic
+
+        init(slots: MemoryBudget, traffic: LiveTraffic) {
+            self.slots = slots
+            self.traffic = traffic
+        }
+
+        deinit {
+            slots.release(1)
+            traffic.ended()
+        }
     }
 
     /// The answer to a store that found no room in time.

@@ -152,6 +152,7 @@
       'up ' + duration(status.uptime_seconds),
       status.accounts + (status.accounts === 1 ? ' account' : ' accounts'),
       'queue: ' + waiting + ' waiting, ' + (queue.failed || 0) + ' failed',
+      'replays: ' + (status.replays ? status.replays.summary : '–'),
       'memory ' + bytes(status.memory_budget.in_use_bytes) + ' of ' + bytes(status.memory_budget.capacity_bytes),
     ].join(' · ');
   }

@@ -30,22 +30,33 @@ extension SQLiteDatabase {
         return entry
     }
 
-    public func claimDue(limit: Int, now: Date, excludingAccounts excluded: Set<String>, onePerAccount: Bool) async throws -> [QueuedUpload] {
+    public func replayOutlook(now: Date) async throws -> ReplayOutlook {
+        try readNow { db in
+            var due: [String: Int] = [:]
+            let dueSQL = "SELECT account_id, count(*) FROM upload_queue WHERE state = 'pending' AND next_attempt_at <= ? GROUP BY account_id"
+            for row in try Row.fetchAll(db, sql: dueSQL, arguments: [now]) { due[row[0]] = row[1] }
+            let next = try Date.fetchOne(
+                db,
+                sql: "SELECT min(next_attempt_at) FROM upload_queue WHERE state = 'pending' AND next_attempt_at > ?",
+                arguments: [now]
+            )
+            return ReplayOutlook(due: due, nextDueAt: next, paused: try Self.accountPauses(db))
+        }
+    }
+
+    public func claimDue(_ shares: [String: Int], now: Date) async throws -> [QueuedUpload] {
         try writeNow { db in
-            var request = QueuedUpload.filter(Column("state") == QueuedUpload.State.pending.rawValue && Column("next_attempt_at") <= now)
-            if !excluded.isEmpty { request = request.filter(!excluded.contains(Column("account_id"))) }
-            request = request.order(Column("next_attempt_at"), Column("id"))
-            var due: [QueuedUpload] = []
-            if onePerAccount {
-                var accounts = Set<String>()
-                let cursor = try request.fetchCursor(db)
-                while due.count < limit, let entry = try cursor.next() {
-                    if accounts.insert(entry.accountId).inserted { due.append(entry) }
-                }
-            } else {
-                due = try request.limit(limit).fetchAll(db)
+            var claimed: [QueuedUpload] = []
+            for (accountId, count) in shares.sorted(by: { $0.key < $1.key }) where count > 0 {
+                let due = try QueuedUpload.filter(
+                    Column("account_id") == accountId && Column("state") == QueuedUpload.State.pending.rawValue && Column("next_attempt_at") <= now
+                )
+                .order(Column("next_attempt_at"), Column("id"))
+                .limit(count)
+                .fetchAll(db)
+                for entry in due { claimed.append(try Self.claim(entry, now: now, db)) }
             }
-            return try due.map { entry in try Self.claim(entry, now: now, db) }
+            return claimed
         }
     }
 
@@ -65,16 +76,19 @@ extension SQLiteDatabase {
         return claimed
     }
 
-    public func markStored(_ id: Int64, indexing object: StoredObject, now: Date) async throws {
-        try set(
-            id,
-            now: now,
-            also: { db in try object.save(db) },
-            { entry in
+    public func markStored(_ id: Int64, indexing object: StoredObject, now: Date) async throws -> Int {
+        try writeNow { db in
+            try Self.set(id, now: now, db) { entry in
                 entry.state = .stored
                 entry.lastError = nil
             }
-        )
+            try object.save(db)
+            return try Int.fetchOne(
+                db,
+                sql: "SELECT count(*) FROM upload_queue WHERE account_id = ? AND state IN ('pending', 'uploading')",
+                arguments: [object.accountId]
+            ) ?? 0
+        }
     }
 
     public func markFailed(_ id: Int64, reason: String, now: Date) async throws {
@@ -125,25 +139,44 @@ extension SQLiteDatabase {
         _ = try writeNow { db in try QueuedUpload.deleteOne(db, key: id) }
     }
 
-    public func pause(accountId: String, reason: String, registryRevision: Int?, now: Date) async throws -> Bool {
+    public func pause(accountId: String, reason: String, registryRevision: Int?, probes: Int, nextProbeAt: Date, now: Date) async throws -> Bool {
         try writeNow { db in
             if let registryRevision {
                 guard try Self.registryRevision(db) == registryRevision else { return false }
             }
             try db.execute(
-                sql: "INSERT OR IGNORE INTO account_pause (account_id, reason, paused_at) VALUES (?, ?, ?)",
-                arguments: [accountId, reason, now]
+                sql: """
+                    INSERT INTO account_pause (account_id, reason, paused_at, probes, next_probe_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (account_id) DO UPDATE SET probes = excluded.probes, next_probe_at = excluded.next_probe_at
+                    """,
+                arguments: [accountId, reason, now, probes, nextProbeAt]
             )
             return true
         }
     }
 
-    public func pausedAccounts() async throws -> [String: String] {
-        try readNow { db in
-            var paused: [String: String] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT account_id, reason FROM account_pause") { paused[row[0]] = row[1] }
-            return paused
+    public func resume(accountId: String, now: Date) async throws -> Int {
+        try writeNow { db in
+            try db.execute(sql: "DELETE FROM account_pause WHERE account_id = ?", arguments: [accountId])
+            try db.execute(
+                sql: "UPDATE upload_queue SET next_attempt_at = ? WHERE account_id = ? AND state = 'pending' AND next_attempt_at > ?",
+                arguments: [now, accountId, now]
+            )
+            return db.changesCount
         }
+    }
+
+    public func accountPauses() async throws -> [String: AccountPause] {
+        try readNow { db in try Self.accountPauses(db) }
+    }
+
+    private static func accountPauses(_ db: Database) throws -> [String: AccountPause] {
+        var paused: [String: AccountPause] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT account_id, reason, paused_at, probes, next_probe_at FROM account_pause") {
+            let pausedAt: Date = row[2]
+            paused[row[0]] = AccountPause(reason: row[1], pausedAt: pausedAt, probes: row[3], nextProbeAt: row[4] ?? pausedAt)
+        }
+        return paused
     }
 
     public func upload(_ id: Int64) async throws -> QueuedUpload? {
@@ -175,7 +208,18 @@ extension SQLiteDatabase {
             }
             let oldest = try Date.fetchOne(db, sql: "SELECT min(created_at) FROM upload_queue WHERE state = 'pending'")
             let paused = try String.fetchSet(db, sql: "SELECT account_id FROM account_pause")
-            return QueueSnapshot(counts: counts, oldestPendingAge: oldest.map { now.timeIntervalSince($0) }, paused: paused)
+            let recent =
+                try Int.fetchOne(
+                    db,
+                    sql: "SELECT count(*) FROM upload_queue WHERE state = 'stored' AND updated_at > ?",
+                    arguments: [now.addingTimeInterval(-QueueSnapshot.rateWindow)]
+                ) ?? 0
+            return QueueSnapshot(
+                counts: counts,
+                oldestPendingAge: oldest.map { now.timeIntervalSince($0) },
+                paused: paused,
+                recentlyReplayed: recent
+            )
         }
     }
 
@@ -193,13 +237,14 @@ extension SQLiteDatabase {
         }
     }
 
-    private func set(_ id: Int64, now: Date, also: (Database) throws -> Void = { _ in }, _ change: (inout QueuedUpload) -> Void) throws {
-        try writeNow { db in
-            guard var entry = try QueuedUpload.fetchOne(db, key: id) else { return }
-            change(&entry)
-            entry.updatedAt = now
-            try entry.update(db)
-            try also(db)
-        }
+    private func set(_ id: Int64, now: Date, _ change: (inout QueuedUpload) -> Void) throws {
+        try writeNow { db in try Self.set(id, now: now, db, change) }
+    }
+
+    private static func set(_ id: Int64, now: Date, _ db: Database, _ change: (inout QueuedUpload) -> Void) throws {
+        guard var entry = try QueuedUpload.fetchOne(db, key: id) else { return }
+        change(&entry)
+        entry.updatedAt = now
+        try entry.update(db)
     }
 }

@@ -96,6 +96,31 @@ enum SQLiteMigrations {
             // The admin page's "last store" per account: one index seek each, not a scan of every object.
             try db.create(index: "stored_object_latest", on: "stored_object", columns: ["account_id", "stored_at"])
         }
+        migrator.registerMigration("v5: replay scheduling") { db in
+            // A paused account is probed with one of its rows after a backoff that grows per failed probe.
+            try db.alter(table: "account_pause") { table in
+                table.add(column: "probes", .integer).notNull().defaults(to: 0)
+                table.add(column: "next_probe_at", .datetime)
+            }
+            // The scheduler takes each account's oldest due rows; the drain rate counts rows stored lately.
+            try db.create(index: "upload_queue_account_due", on: "upload_queue", columns: ["account_id", "state", "next_attempt_at"])
+            try db.create(index: "upload_queue_recent", on: "upload_queue", columns: ["state", "updated_at"])
+            // Changing an account (fixing its secret, say) resumes it and makes its rows due at once.
+            for event in ["INSERT", "UPDATE"] {
+                let now = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+                try db.execute(sql: "DROP TRIGGER account_\(event.lowercased())_resumes_replay")
+                try db.execute(
+                    sql: """
+                        CREATE TRIGGER account_\(event.lowercased())_resumes_replay AFTER \(event) ON account
+                        BEGIN
+                            DELETE FROM account_pause WHERE account_id = NEW.account_id;
+                            UPDATE upload_queue SET next_attempt_at = \(now)
+                                WHERE account_id = NEW.account_id AND state = 'pending' AND next_attempt_at > \(now);
+                        END
+                        """
+                )
+            }
+        }
         return migrator
     }
 }
