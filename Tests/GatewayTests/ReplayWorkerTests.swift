@@ -57,7 +57,7 @@ struct ReplayWorkerTests {
     static func with(
         concurrency: Int = 4,
         perAccount: Int = 2,
-        backoff: RetryPolicy = RetryPolicy(maxAttempts: 10, baseDelay: .seconds(30), maxDelay: .seconds(60)),
+        backoff: RetryPolicy = RetryPolicy(maxAttempts: 10, baseDelay: .seconds(600), maxDelay: .seconds(1200)),
         attemptTime: Duration = .milliseconds(2),
         outcome: @escaping Outcomes,
         _ body: (RecordingLedger, SQLiteDatabase, Record) async throws -> Void
@@ -77,7 +77,7 @@ struct ReplayWorkerTests {
             let worker = ReplayWorker(
                 replayer: replayer,
                 limits: ReplayLimits(concurrency: concurrency, perAccount: perAccount),
-                pollInterval: .seconds(60),
+                pollInterval: .seconds(600),
                 liveLoad: { 0 },
                 refreshAccounts: {},
                 logger: logger
@@ -124,11 +124,12 @@ struct ReplayWorkerTests {
 
     @Test func aBacklogDrainsWithoutWaitingForThePollAtTheConcurrencyAllowed() async throws {
         try await Self.with(outcome: Self.everyAttemptLands) { ledger, storage, record in
-            try await Self.queue(storage, Self.a, 150)
-            try await Self.queue(storage, Self.b, 150)
+            try await Self.queue(storage, Self.a, 60)
+            try await Self.queue(storage, Self.b, 60)
             ledger.replaysDue.signal()
-            // 300 rows at 4 at a time, 2 ms each: well under a second of work; the poll is a minute.
-            #expect(try await eventually(20) { try await storage.uploads(state: .stored).count == 300 })
+            // 120 rows at 4 at a time, 2 ms each: a fraction of a second of work (more on a busy runner); the poll is
+            // ten minutes.
+            #expect(try await eventually(120) { try await storage.uploads(state: .stored).count == 120 })
             let state = record.state.withLock { $0 }
             #expect(state.mostRunning == 4, "up to replay_concurrency at once")
             #expect(state.mostRunningPerAccount == 2, "no account above its cap")
@@ -137,15 +138,15 @@ struct ReplayWorkerTests {
 
     @Test func accountsTakeTurnsSoASmallBacklogIsNotStuckBehindABigOne() async throws {
         try await Self.with(outcome: Self.everyAttemptLands) { ledger, storage, record in
-            try await Self.queue(storage, Self.a, 300)
+            try await Self.queue(storage, Self.a, 150)
             try await Self.queue(storage, Self.b, 10, due: Date().addingTimeInterval(0.01))
             ledger.replaysDue.signal()
-            #expect(try await eventually(20) { try await Self.waiting(storage, Self.b) == 0 })
+            #expect(try await eventually(120) { try await Self.waiting(storage, Self.b) == 0 })
             let landed = record.state.withLock { $0.landed }
             let bLast = try #require(landed.lastIndex(of: Self.b))
-            // Turns about: b's ten land within its first ~20 replays, not after a's 300.
+            // Turns about: b's ten land within its first ~20 replays, not after a's 150.
             #expect(bLast < 40, "b's last row landed as replay \(bLast + 1)")
-            #expect(try await eventually(20) { try await Self.waiting(storage, Self.a) == 0 })
+            #expect(try await eventually(120) { try await Self.waiting(storage, Self.a) == 0 })
             #expect(record.state.withLock { $0.mostRunningPerAccount } <= 2)
         }
     }
@@ -159,9 +160,9 @@ struct ReplayWorkerTests {
         }
         try await Self.with(backoff: backoff, outcome: outcome) { ledger, storage, record in
             try await Self.queue(storage, Self.c, 50)
-            try await Self.queue(storage, Self.a, 100)
+            try await Self.queue(storage, Self.a, 40)
             ledger.replaysDue.signal()
-            #expect(try await eventually(20) { try await Self.waiting(storage, Self.a) == 0 }, "the paused account holds no slot")
+            #expect(try await eventually(120) { try await Self.waiting(storage, Self.a) == 0 }, "the paused account holds no slot")
             #expect(try await eventually { try await storage.accountPauses()[Self.c] != nil })
             let before = record.attempts(Self.c)
             try await Task.sleep(for: .seconds(3))
@@ -175,7 +176,7 @@ struct ReplayWorkerTests {
             // S3 takes it again (the customer fixed their IAM policy): the next probe lands, the pause
             // ends, and the other 49 rows go at once.
             fixed.store(true, ordering: .relaxed)
-            #expect(try await eventually(10) { try await Self.waiting(storage, Self.c) == 0 })
+            #expect(try await eventually(120) { try await Self.waiting(storage, Self.c) == 0 })
             #expect(try await storage.accountPauses().isEmpty)
         }
     }
@@ -191,9 +192,9 @@ struct ReplayWorkerTests {
             ledger.replaysDue.signal()
             #expect(try await eventually { try await storage.accountPauses()[Self.c] != nil })
             fixed.store(true, ordering: .relaxed)
-            // Probes wait 30 s here; `queue retry --account` (or an account update) does not.
+            // Probes wait ten minutes here; `queue retry --account` (or an account update) does not.
             _ = try await ledger.retryNow(accountId: Self.c)
-            #expect(try await eventually(5) { try await Self.waiting(storage, Self.c) == 0 })
+            #expect(try await eventually(120) { try await Self.waiting(storage, Self.c) == 0 })
         }
     }
 
@@ -203,13 +204,13 @@ struct ReplayWorkerTests {
         try await Self.with(outcome: outcome) { ledger, storage, _ in
             try await Self.queue(storage, Self.a, 30)
             ledger.replaysDue.signal()
-            // Every row fails once and waits 30-60 s (the backoff here).
+            // Every row fails once and waits ten minutes (the backoff here).
             #expect(try await eventually { try await storage.uploads(accountId: Self.a).allSatisfy { $0.attempts == 1 && $0.state == .pending } })
             up.store(true, ordering: .relaxed)
-            // One new row, due now, lands; the 30 held back go with it rather than in a minute.
+            // One new row, due now, lands; the 30 held back go with it rather than in ten minutes.
             try await Self.queue(storage, Self.a, 1)
             ledger.replaysDue.signal()
-            #expect(try await eventually(5) { try await Self.waiting(storage, Self.a) == 0 })
+            #expect(try await eventually(120) { try await Self.waiting(storage, Self.a) == 0 })
         }
     }
 
