@@ -91,3 +91,30 @@ stop_serve() {
   wait "$serve_pid" || true
   serve_pid=""
 }
+
+# $1: label, $2: URL prefix, $3: how many, $4: how many in flight; the rest: further curl arguments. PUTs
+# $work/small.mp3 to PREFIX1.mp3, PREFIX2.mp3...; prints stores/s, p50 and p99 (curl's own timings) and the
+# answers, and leaves the rate in $work/rate.
+timed_stores() {
+  local label=$1 prefix=$2 count=$3 in_flight=$4
+  shift 4
+  local args=()
+  for i in $(seq 1 "$count"); do args+=(-T "$work/small.mp3" -o /dev/null "$prefix$i.mp3"); done
+  local start end
+  start=$(date +%s.%N)
+  curl -sS --no-progress-meter --parallel --parallel-max "$in_flight" -w '%{http_code} %{time_total}\n' "$@" "${args[@]}" >"$work/times"
+  end=$(date +%s.%N)
+  python3 - "$label" "$start" "$end" "$work/times" "$work/rate" <<'PY'
+import sys
+label, start, end, path, rate_path = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
+rows = [line.split() for line in open(path) if line.strip()]
+codes = {}
+for code, _ in rows:
+    codes[code] = codes.get(code, 0) + 1
+times = sorted(float(t) * 1000 for _, t in rows)
+pick = lambda q: times[min(len(times) - 1, int(q * len(times)))]
+rate = len(rows) / (end - start)
+open(rate_path, "w").write(f"{rate:.1f}")
+print(f"{label:34s} {rate:7.1f} stores/s  p50 {pick(0.5):6.1f} ms  p99 {pick(0.99):6.1f} ms  answers {codes}")
+PY
+}

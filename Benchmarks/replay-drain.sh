@@ -32,20 +32,6 @@ start_serve true "$pairs"
 head -c "$((1024 * 1024))" /dev/urandom >"$work/small.mp3"
 echo "1 MiB recordings, $in_flight stores in flight; $(nproc) cores shared by curl, the gateway, the proxy and rclone"
 
-# $1: URL prefix, $2: how many. Prints "stores/s answered-codes".
-stores() {
-  local args=()
-  for i in $(seq 1 "$2"); do args+=(-T "$work/small.mp3" -o /dev/null "$1$i.mp3"); done
-  local start end
-  start=$(date +%s.%N)
-  curl -sS --no-progress-meter --parallel --parallel-max "$in_flight" -w '%{http_code}\n' "${args[@]}" >"$work/codes"
-  end=$(date +%s.%N)
-  python3 -c "
-import collections
-codes = collections.Counter(l.strip() for l in open('$work/codes') if l.strip())
-print(f'{$2 / ($end - $start):.1f}', dict(codes))"
-}
-
 # Waits until no row is pending or uploading; prints the seconds it took.
 drain_seconds() {
   python3 - "$work/data/gateway.sqlite" <<'PY'
@@ -60,9 +46,11 @@ PY
 
 printf '%8s  %12s  %12s  %10s  %12s  %8s  %12s  %s\n' backlog "live/s" "spooled/s" "drain s" "replays/s" ratio "drain CPU s" "peak RSS"
 for count in "${counts[@]}"; do
-  read -r live_rate live_codes < <(stores "http://127.0.0.1:$port/k/$token/$account/live-$count-" "$count")
+  live=$(timed_stores live "http://127.0.0.1:$port/k/$token/$account/live-$count-" "$count" "$in_flight")
+  live_rate=$(cat "$work/rate")
   stop_proxy
-  read -r spool_rate spool_codes < <(stores "http://127.0.0.1:$port/k/$token/$account/backlog-$count-" "$count")
+  spooled=$(timed_stores spooled "http://127.0.0.1:$port/k/$token/$account/backlog-$count-" "$count" "$in_flight")
+  spool_rate=$(cat "$work/rate")
   cpu0=$(process_cpu_seconds "$serve_pid")
   start_proxy
   drain=$(drain_seconds)
@@ -72,6 +60,6 @@ for count in "${counts[@]}"; do
 live, drain, count = $live_rate, $drain, $count
 rate = count / drain
 print(f'{count:8d}  {live:12.1f}  {$spool_rate:12.1f}  {drain:10.2f}  {rate:12.1f}  {rate / live:8.2f}  {$cpu1 - $cpu0:12.2f}  $(process_peak_rss_mib "$serve_pid") MiB')"
-  [ "$landed" = "$count" ] || echo "  ONLY $landed OF $count IN S3 (live answers $live_codes, outage answers $spool_codes)"
+  [ "$landed" = "$count" ] || printf '  ONLY %s OF %s IN S3\n  %s\n  %s\n' "$landed" "$count" "$live" "$spooled"
   cmp -s "$work/small.mp3" "$work/s3/bench/$account/backlog-$count-1.mp3" || echo "  A REPLAYED OBJECT DIFFERS"
 done

@@ -39,29 +39,6 @@ one_store() {
   echo "$rate" >"$work/rate-$label"
 }
 
-# $1: label, $2: URL prefix; the rest: extra curl arguments. COUNT uploads of small.mp3, IN_FLIGHT at a time.
-small_stores() {
-  local label=$1 prefix=$2
-  shift 2
-  local args=()
-  for i in $(seq 1 "$count"); do args+=(-T "$work/small.mp3" -o /dev/null "$prefix$i.mp3"); done
-  local start end
-  start=$(date +%s.%N)
-  curl -sS --no-progress-meter --parallel --parallel-max "$in_flight" -w '%{http_code} %{time_total}\n' "$@" "${args[@]}" >"$work/times-$label"
-  end=$(date +%s.%N)
-  python3 - "$label" "$start" "$end" "$work/times-$label" <<'PY'
-import sys
-label, start, end, path = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
-rows = [line.split() for line in open(path) if line.strip()]
-codes = {}
-for code, _ in rows:
-    codes[code] = codes.get(code, 0) + 1
-times = sorted(float(t) * 1000 for _, t in rows)
-pick = lambda q: times[min(len(times) - 1, int(q * len(times)))]
-print(f"{label:22s} {len(rows) / (end - start):7.1f} stores/s  p50 {pick(0.5):6.1f} ms  p99 {pick(0.99):6.1f} ms  answers {codes}")
-PY
-}
-
 echo "== one store of $size_mib MiB"
 one_store "curl straight to S3" "${sigv4[@]}" "$direct/direct-big.mp3"
 for spool in true false; do
@@ -79,6 +56,6 @@ print(f"ratio to curl: spool on {rate('gateway spool=true') / curl:.2f}, spool o
 PY
 
 echo "== $count stores of 1 MiB, $in_flight in flight"
-small_stores "curl straight to S3" "$direct/direct-small-" "${sigv4[@]}"
+timed_stores "curl straight to S3" "$direct/direct-small-" "$count" "$in_flight" "${sigv4[@]}"
 start_serve true
-small_stores "gateway spool=true" "http://127.0.0.1:$port/k/$token/$account/small-"
+timed_stores "gateway spool=true" "http://127.0.0.1:$port/k/$token/$account/small-" "$count" "$in_flight"

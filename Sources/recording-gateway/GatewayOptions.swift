@@ -67,7 +67,7 @@ extension AsyncParsableCommand {
         } catch let error as CommandFailure {
             FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
             throw ExitCode.failure
-        } catch let error as AccountError {
+        } catch let error as any OperatorFacingError {
             FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
             throw ExitCode.failure
         }

@@ -6,7 +6,7 @@ import Logging
 struct Queue: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Inspect and drive the retry queue of spooled uploads (safe while `serve` runs).",
-        subcommands: [List.self, Show.self, Retry.self, Replay.self, Discard.self]
+        subcommands: [List.self, Show.self, Retry.self, Replay.self, Discard.self, Adopt.self]
     )
 
     struct List: AsyncParsableCommand {
@@ -149,6 +149,30 @@ struct Queue: AsyncParsableCommand {
                 }
                 try await ledger.discard(entry)
                 print("Destroyed \(what).")
+            }
+        }
+    }
+
+    struct Adopt: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Take over a dead node's spooled recordings (several gateways on PostgreSQL): first move its spool files into this node's spool directory; this node's serve then replays them."
+        )
+        @Option(help: "The node_id of the node whose recordings to take over.") var fromNode: String
+        @OptionGroup var options: GatewayOptions
+
+        func run() async throws {
+            try await reportingFailures {
+                let config = try options.load()
+                guard fromNode != config.node else { throw CommandFailure("\(fromNode) is this node (node_id); give the dead node's id") }
+                let (adopted, missing) = try await options.ledger().adopt(fromNode: fromNode)
+                print("\(adopted) queued upload\(adopted == 1 ? "" : "s") of node \(fromNode) now this node's (\(config.node)).")
+                if !missing.isEmpty {
+                    print(
+                        "\(missing.count) of its waiting recordings have no spool file here (not adopted), e.g. \(missing.prefix(3).joined(separator: ", "))."
+                    )
+                    throw ExitCode.failure
+                }
             }
         }
     }

@@ -58,4 +58,26 @@ struct GatewayConfigValidationTests {
         #expect(message(#"{"log_level": "loud"}"#).contains("log_level"))
         #expect(message(#"{"max_request_bytes": 1000}"#).isEmpty)
     }
+
+    @Test func databaseURLsAreReadWithTheirTLSAndSocketAndNeverShowTheirPassword() throws {
+        let url = try DatabaseURL("postgres://recgw:s3cr%40t@db.internal:6543/recordings?sslmode=require")
+        #expect(url.user == "recgw" && url.password == "s3cr@t" && url.host == "db.internal" && url.port == 6543)
+        #expect(url.database == "recordings" && url.tls == .require && url.socketPath == nil)
+        #expect(!url.description.contains("s3cr") && url.description.contains("recgw:***@db.internal:6543/recordings"))
+        let socket = try DatabaseURL("postgresql://recgw@/recordings?host=/var/run/postgresql")
+        #expect(socket.socketPath == "/var/run/postgresql/.s.PGSQL.5432" && socket.host == nil && socket.password == nil)
+        for (bad, says) in [
+            ("mysql://u@h/db", "postgres://"), ("postgres://h/db", "user"), ("postgres://u@h/", "one database"),
+            ("postgres://u@h/db?sslmode=maybe", "sslmode"), ("postgres://u@h/db?host=relative", "absolute"), ("postgres://u@h/db?x=1", "unknown"),
+        ] {
+            let error = #expect(throws: ConfigError.self, "\(bad)") { _ = try DatabaseURL(bad) }
+            #expect(error?.description.contains(says) == true, "\(bad): \(String(describing: error))")
+        }
+        var config = GatewayConfig()
+        config.databaseURL = "postgres://nobody"
+        #expect(throws: ConfigError.self) { try config.validate() }
+        config.databaseURL = nil
+        config.nodeId = "gw 1"
+        #expect(throws: ConfigError.self) { try config.validate() }
+    }
 }

@@ -243,6 +243,37 @@ struct SpoolReplayTests {
     }
 
     /// A configuration file for the command line on the test gateway's data directory.
+    @Test func anAccountAddedFromTheCommandLineStoresAtOnceNotAfterThePoll() async throws {
+        try await TestGateway.with(config: Self.config) { gateway in
+            let config = try Self.writeConfig(for: gateway)
+            let id = TestEnvironment.accountId()
+            let added = try await onOwnThread {
+                try CommandLineTests.run(
+                    [
+                        "accounts", "add", "--account-id", id, "--name", "Added a moment ago", "--bucket",
+                        try TestServers.environment("RG_RCLONE_BUCKET"),
+                        "--host", try TestEnvironment.host(of: "RG_RCLONE_ENDPOINT"), "--scheme", "http", "--path-style",
+                        "--access-key-id", try TestServers.environment("RG_RCLONE_ACCESS_KEY"), "--secret-access-key-stdin", "--json",
+                        "--config", config,
+                    ],
+                    input: try TestServers.environment("RG_RCLONE_SECRET_KEY"),
+                    environment: [MasterKey.environmentVariable: gateway.masterKey]
+                )
+            }
+            try #require(added.status == 0, "\(added.error)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(added.output.utf8)) as? [String: Any])
+            let token = try #require(object["token"] as? String)
+            // At once: the server polls the accounts every second, but an unknown token makes it read them first.
+            #expect(try await gateway.send(.PUT, "/k/\(token)/\(id)/first.mp3", body: [1, 2, 3]).status == 201)
+            // A token nobody has is still refused, and guessing cannot make the server read the database more
+            // than ten times a second.
+            #expect(try await gateway.send(.PUT, "/k/rg_\(String(repeating: "B", count: 43))/x.mp3", body: [1]).status == 401)
+            var reads = 0
+            for _ in 0..<100 where await gateway.runtime.directory.reloadForUnknownCredentials() { reads += 1 }
+            #expect(reads <= 2 * AccountDirectory.unknownTokenReloadsPerSecond, "\(reads) reads for 100 unknown tokens")
+        }
+    }
+
     static func writeConfig(for gateway: TestGateway) throws -> String {
         let path = gateway.runtime.config.dataDir + "/cli-config.json"
         try Data(#"{"data_dir": "\#(gateway.runtime.config.dataDir)", "spool_min_free_bytes": 0}"#.utf8).write(to: URL(fileURLWithPath: path))

@@ -4,16 +4,19 @@ import Testing
 @testable import Gateway
 
 /// What every storage behind the seam must do (accounts, the object index, the upload queue, paused
-/// accounts), written against the protocols and run on each implementation: SQLite now; a second one
-/// (PostgreSQL) adds its case to `StorageKind`.
+/// accounts), written against the protocols and run on each implementation: SQLite, and PostgreSQL (the
+/// test command's server, a new database per test).
 struct StorageContractTests {
     enum StorageKind: String, CaseIterable, CustomTestStringConvertible {
         case sqlite
+        case postgres
         var testDescription: String { rawValue }
 
-        func make() throws -> any GatewayStorage {
+        /// A fresh, empty storage (PostgreSQL: a new database on the test command's server).
+        func make() async throws -> any GatewayStorage {
             switch self {
             case .sqlite: try SQLiteDatabase.inMemory()
+            case .postgres: try await TestPostgres.open()
             }
         }
     }
@@ -89,7 +92,7 @@ struct StorageContractTests {
 
     @Test(arguments: StorageKind.allCases)
     func accountsAreAddedOnceChangedInOneStepAndEveryChangeMovesTheRevision(_ kind: StorageKind) async throws {
-        let storage = try kind.make()
+        let storage = try await kind.make()
         let before = try await storage.registryRevision()
         #expect(try await storage.insertAccount(Self.record(Self.first, name: "B")))
         #expect(try await storage.insertAccount(Self.record(Self.first, name: "other")) == false, "an existing id is refused")
@@ -116,7 +119,7 @@ struct StorageContractTests {
     @Test(arguments: StorageKind.allCases)
     func aFailedChangeChangesNothing(_ kind: StorageKind) async throws {
         struct Refused: Error {}
-        let storage = try kind.make()
+        let storage = try await kind.make()
         #expect(try await storage.insertAccount(Self.record(Self.first, name: "B")))
         let revision = try await storage.registryRevision()
         await #expect(throws: Refused.self) {
@@ -131,7 +134,7 @@ struct StorageContractTests {
 
     @Test(arguments: StorageKind.allCases)
     func waitingForAccountChangesEndsByItsTimeout(_ kind: StorageKind) async throws {
-        let storage = try kind.make()
+        let storage = try await kind.make()
         let started = ContinuousClock.now
         try await storage.waitForAccountChanges(timeout: .milliseconds(20))
         #expect(ContinuousClock.now - started < .seconds(10), "the directory's reload loop is never stuck on it")
@@ -139,7 +142,7 @@ struct StorageContractTests {
 
     @Test(arguments: StorageKind.allCases)
     func theMasterKeyCheckValueIsStoredOnce(_ kind: StorageKind) async throws {
-        let storage = try kind.make()
+        let storage = try await kind.make()
         #expect(try await storage.holdsSealedSecrets() == false)
         #expect(try await storage.masterKeyCheckValue() == nil)
         #expect(try await storage.storeMasterKeyCheckValue(Data([1])) == Data([1]))
@@ -152,7 +155,7 @@ struct StorageContractTests {
 
     @Test(arguments: StorageKind.allCases)
     func theLongestStoredPrefixOfAFetchedPathIsFound(_ kind: StorageKind) async throws {
-        let storage = try kind.make()
+        let storage = try await kind.make()
         try await storage.record(Self.object("a"))
         try await storage.record(Self.object("a/b.mp3"))
         try await storage.record(Self.object("a/b.mp3", account: Self.second, key: "other"))
@@ -168,7 +171,7 @@ struct StorageContractTests {
 
     @Test(arguments: StorageKind.allCases)
     func lastStoreTimesArePerAccount(_ kind: StorageKind) async throws {
-        let storage = try kind.make()
+        let storage = try await kind.make()
         try await storage.record(Self.object("a", at: Self.start))
         try await storage.record(Self.object("b", at: Self.start.addingTimeInterval(60)))
         let times = try await storage.lastStoreTimes(accountIds: [Self.first, Self.second])
@@ -179,7 +182,7 @@ struct StorageContractTests {
 
     @Test(arguments: StorageKind.allCases)
     func aPauseIsNotAppliedWhenTheAccountsChangedDuringTheAttempt(_ kind: StorageKind) async throws {
-        let queue = try kind.make()
+        let queue = try await kind.make()
         let probe = Self.start.addingTimeInterval(5)
         func pause(_ reason: String, revision: Int?, probes: Int = 0, at time: Date = probe) async throws -> Bool {
             try await queue.pause(
@@ -216,7 +219,7 @@ struct StorageContractTests {
 
     @Test(arguments: StorageKind.allCases)
     func changingAnAccountResumesItsReplaysAndMakesItsRowsDue(_ kind: StorageKind) async throws {
-        let storage = try kind.make()
+        let storage = try await kind.make()
         #expect(try await storage.insertAccount(Self.record(Self.first)))
         let later = Date().addingTimeInterval(3600)
         _ = try await Self.enqueue(storage, "deferred", account: Self.first, lastError: "InvalidAccessKeyId", at: later)
@@ -240,7 +243,7 @@ struct StorageContractTests {
 
     @Test(arguments: StorageKind.allCases)
     func theOutlookCountsDueRowsByAccountAndClaimsTakeEachShareOldestFirst(_ kind: StorageKind) async throws {
-        let queue = try kind.make()
+        let queue = try await kind.make()
         let start = Self.start
         var first: [QueuedUpload] = []
         for index in 0..<3 {
@@ -267,7 +270,7 @@ struct StorageContractTests {
 
     @Test(arguments: StorageKind.allCases)
     func storedRowsCountTowardTheRateAndSayWhatIsLeftOfTheirAccount(_ kind: StorageKind) async throws {
-        let queue = try kind.make()
+        let queue = try await kind.make()
         let start = Self.start
         let a = try await Self.enqueue(queue, "a", account: Self.first, lastError: nil, at: start)
         let b = try await Self.enqueue(queue, "b", account: Self.first, lastError: "SlowDown", at: start.addingTimeInterval(1))
@@ -305,7 +308,7 @@ struct StorageContractTests {
 
     @Test(arguments: StorageKind.allCases)
     func resumingAnAccountEndsItsPauseAndMakesItsRowsDueNow(_ kind: StorageKind) async throws {
-        let queue = try kind.make()
+        let queue = try await kind.make()
         let start = Self.start
         _ = try await Self.enqueue(queue, "a", account: Self.first, lastError: nil, at: start.addingTimeInterval(600))
         _ = try await Self.enqueue(queue, "b", account: Self.first, lastError: nil, at: start)
@@ -320,7 +323,7 @@ struct StorageContractTests {
 
     @Test(arguments: StorageKind.allCases)
     func interruptedRowsReturnAndOperatorsCanRetry(_ kind: StorageKind) async throws {
-        let queue = try kind.make()
+        let queue = try await kind.make()
         let start = Self.start
         let row = try await Self.enqueue(queue, "a", account: Self.first, lastError: nil, at: start)
         _ = try await queue.claimDue([Self.first: 1], now: start)

@@ -34,12 +34,35 @@ final class AccountDirectory: Sendable {
     private let snapshot = Mutex(Snapshot())
     /// One retry budget per S3 host, shared by every account there, so an outage is not multiplied by accounts.
     private let retryBudgets = Mutex<[String: RetryBudget]>([:])
+    /// Reloads asked for by unknown tokens this second: at most `unknownTokenReloadsPerSecond`.
+    private let unknownTokenReloads = Mutex<(second: Int64, count: Int)>((0, 0))
+    static let unknownTokenReloadsPerSecond = 10
 
     init(registry: AccountRegistry, http: HTTPClient, s3Configuration: S3ClientConfiguration, logger: Logger) {
         self.registry = registry
         self.http = http
         self.s3Configuration = s3Configuration
         self.logger = logger
+    }
+
+    /// A request named no account this node knows: it may be one added a moment ago (by the command line,
+    /// another node, the admin API), so the accounts are read again if they changed, before a 401 — at most
+    /// `unknownTokenReloadsPerSecond` times a second, so guessing tokens cannot load the database. Whether it read.
+    func reloadForUnknownCredentials() async -> Bool {
+        let second = Int64(Date().timeIntervalSince1970)
+        let allowed = unknownTokenReloads.withLock { reloads in
+            if reloads.second != second { reloads = (second, 0) }
+            reloads.count += 1
+            return reloads.count <= Self.unknownTokenReloadsPerSecond
+        }
+        guard allowed else { return false }
+        do {
+            try await refresh()
+            return true
+        } catch {
+            logger.warning("cannot read the account registry: \(error)")
+            return false
+        }
     }
 
     func entry(forTokenHash hash: String) -> Entry? {

@@ -121,7 +121,7 @@ public struct AccountInput: Sendable, Hashable {
 }
 
 /// An account operation that was refused; the message names the field and never holds a secret.
-public enum AccountError: Error, Sendable, Hashable, CustomStringConvertible {
+public enum AccountError: OperatorFacingError, Sendable, Hashable {
     case invalid(field: String, String)
     case duplicate(String)
     case notFound(String)

@@ -41,7 +41,7 @@ public struct AccountRegistry: Sendable {
     private func openCheckValue(_ sealed: Data) throws {
         guard (try? box.open(sealed, context: Self.probeContext)) == Self.probeText else {
             throw MasterKeyError(
-                "the master key from \(box.masterKey.source) does not open the secrets in this data directory's database; start with the key it was created with. Nothing was changed."
+                "the master key from \(box.masterKey.source) does not open the secrets in the gateway's database (every node of a cluster needs the same key); start with the key it was created with. Nothing was changed."
             )
         }
     }

@@ -12,6 +12,12 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
     public var publicBaseURL: String = "http://recordings.example.com:8080"
     /// Where the SQLite database, the spool and the master key live.
     public var dataDir: String = "./data"
+    /// PostgreSQL shared by several gateways (`RG_DATABASE_URL` wins); nil: SQLite under `data_dir`.
+    public var databaseURL: String? = nil
+    /// This gateway among several: recorded with each spooled row; nil: the host name.
+    public var nodeId: String? = nil
+    /// The master key file; nil: `DATA_DIR/master.key` (created on first start, unless `database_url` is set).
+    public var masterKeyFile: String? = nil
     /// PEM certificate chain; with `tlsKeyFile`, the server speaks https (TLS 1.2 or later).
     public var tlsCertificateFile: String? = nil
     /// PEM private key for `tlsCertificateFile`.
@@ -73,6 +79,9 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         case listen
         case publicBaseURL = "public_base_url"
         case dataDir = "data_dir"
+        case databaseURL = "database_url"
+        case nodeId = "node_id"
+        case masterKeyFile = "master_key_file"
         case tlsCertificateFile = "tls_certificate_file"
         case tlsKeyFile = "tls_key_file"
         case memoryBudgetBytes = "memory_budget_bytes"
@@ -111,6 +120,9 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         try read(.listen, into: &config.listen)
         try read(.publicBaseURL, into: &config.publicBaseURL)
         try read(.dataDir, into: &config.dataDir)
+        config.databaseURL = try container.decodeIfPresent(String.self, forKey: .databaseURL)
+        config.nodeId = try container.decodeIfPresent(String.self, forKey: .nodeId)
+        config.masterKeyFile = try container.decodeIfPresent(String.self, forKey: .masterKeyFile)
         config.tlsCertificateFile = try container.decodeIfPresent(String.self, forKey: .tlsCertificateFile)
         config.tlsKeyFile = try container.decodeIfPresent(String.self, forKey: .tlsKeyFile)
         try read(.memoryBudgetBytes, into: &config.memoryBudgetBytes)
@@ -240,6 +252,12 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         guard shutdownDrainSeconds >= 0 else { throw ConfigError("shutdown_drain_seconds cannot be negative") }
         guard spoolMinFreeBytes >= 0 else { throw ConfigError("spool_min_free_bytes cannot be negative") }
         guard spoolQuotaBytes >= 0 else { throw ConfigError("spool_quota_bytes cannot be negative (0 means no quota)") }
+        if let databaseURL { _ = try DatabaseURL(databaseURL) }
+        if let nodeId {
+            guard !nodeId.isEmpty, nodeId.count <= 128, nodeId.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+                throw ConfigError("node_id must be 1-128 letters, digits, '-', '_' or '.'")
+            }
+        }
         guard replayConcurrency >= 1 else { throw ConfigError("replay_concurrency must be at least 1") }
         if let replayConcurrencyPerAccount, !(1...replayConcurrency).contains(replayConcurrencyPerAccount) {
             throw ConfigError("replay_concurrency_per_account must be from 1 to replay_concurrency (\(replayConcurrency)), or null")
@@ -276,6 +294,9 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
             quotaBytes: spoolQuotaBytes
         )
     }
+
+    /// This node's id: `node_id`, or the host name.
+    public var node: String { nodeId ?? ProcessInfo.processInfo.hostName }
 
     /// Replays of one account at a time: `replayConcurrencyPerAccount`, or half of `replayConcurrency`.
     public var replayPerAccount: Int { replayConcurrencyPerAccount ?? max(1, replayConcurrency / 2) }
@@ -314,10 +335,4 @@ public struct ListenAddress: Sendable, Hashable {
         self.host = host
         self.port = port
     }
-}
-
-/// A configuration problem, said so that an operator can fix it.
-public struct ConfigError: Error, Sendable, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }

@@ -26,15 +26,17 @@ public struct MasterKey: Sendable {
 
     /// Loads the key from the environment or the data directory.
     /// - Parameter mayCreate: create the key file when neither exists (false once the database holds sealed secrets).
+    /// - Parameter file: the key file (`master_key_file`); nil: `master.key` in `dataDirectory`.
     public static func load(
         dataDirectory: String,
+        file: String? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         mayCreate: Bool
     ) throws(MasterKeyError) -> MasterKey {
         if let encoded = environment[environmentVariable], !encoded.isEmpty {
             return try decode(encoded, source: "the \(environmentVariable) environment variable")
         }
-        let path = (dataDirectory as NSString).appendingPathComponent(fileName)
+        let path = file ?? (dataDirectory as NSString).appendingPathComponent(fileName)
         if FileManager.default.fileExists(atPath: path) {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw MasterKeyError("the master key file \(path) cannot be read (check its owner and permissions)")
@@ -51,7 +53,7 @@ public struct MasterKey: Sendable {
         // O_EXCL: two processes starting at once must not both create a key.
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard descriptor >= 0 else {
-            if errno == EEXIST { return try load(dataDirectory: dataDirectory, environment: environment, mayCreate: false) }
+            if errno == EEXIST { return try load(dataDirectory: dataDirectory, file: file, environment: environment, mayCreate: false) }
             throw MasterKeyError("cannot create the master key file \(path): \(String(cString: strerror(errno)))")
         }
         defer { close(descriptor) }
@@ -71,7 +73,7 @@ public struct MasterKey: Sendable {
 }
 
 /// A master key problem, said so that an operator can fix it; never contains key material.
-public struct MasterKeyError: Error, Sendable, CustomStringConvertible {
+public struct MasterKeyError: OperatorFacingError, Sendable {
     public let description: String
     init(_ description: String) { self.description = description }
 }

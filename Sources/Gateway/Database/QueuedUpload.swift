@@ -10,6 +10,8 @@ public struct QueuedUpload: Sendable, Hashable, Codable {
     }
 
     public var id: Int64?
+    /// The node whose spool holds the file (several gateways on one PostgreSQL); nil on SQLite (one node).
+    public var nodeId: String?
     public var accountId: String
     public var objectKey: String
     public var requestPath: String
@@ -26,6 +28,7 @@ public struct QueuedUpload: Sendable, Hashable, Codable {
 
     public init(
         id: Int64? = nil,
+        nodeId: String? = nil,
         accountId: String,
         objectKey: String,
         requestPath: String,
@@ -40,6 +43,7 @@ public struct QueuedUpload: Sendable, Hashable, Codable {
         updatedAt: Date
     ) {
         self.id = id
+        self.nodeId = nodeId
         self.accountId = accountId
         self.objectKey = objectKey
         self.requestPath = requestPath
@@ -72,6 +76,20 @@ public struct QueueSnapshot: Sendable, Hashable {
         self.oldestPendingAge = oldestPendingAge
         self.paused = paused
         self.recentlyReplayed = recentlyReplayed
+    }
+
+    /// From what a storage read: rows by state name (unknown names ignored), the oldest pending row's creation.
+    init(rowsByState: [(state: String, count: Int)], oldestPending: Date?, paused: Set<String>, recentlyReplayed: Int, now: Date) {
+        var counts: [QueuedUpload.State: Int] = [:]
+        for (name, count) in rowsByState {
+            if let state = QueuedUpload.State(rawValue: name) { counts[state] = count }
+        }
+        self.init(
+            counts: counts,
+            oldestPendingAge: oldestPending.map { now.timeIntervalSince($0) },
+            paused: paused,
+            recentlyReplayed: recentlyReplayed
+        )
     }
 
     /// Rows waiting for S3: pending and uploading (failed ones wait for an operator).

@@ -34,9 +34,11 @@ public struct StoredObject: Codable, Sendable, Hashable {
     }
 }
 
-/// What a fetch needs of an indexed object: the stored request path, its key and content type.
+/// What a fetch needs of an indexed object: the stored request path, its key and content type, and the
+/// node whose spool holds it while it is not in S3 yet (several gateways; nil once S3 has it).
 public struct IndexedPath: Sendable, Hashable {
     public var requestPath: String
     public var key: String
     public var contentType: String?
+    public var pendingNode: String? = nil
 }

@@ -25,6 +25,9 @@ public protocol UploadQueueStorage: Sendable {
     /// Makes pending and failed rows due now (one row, an account's, or all) and resumes their accounts.
     func retryNow(id: Int64?, accountId: String?, now: Date) async throws -> Int
     func delete(_ id: Int64) async throws
+    /// A dead node's rows whose spool files are now in this node's spool (`spoolFiles`) become this node's,
+    /// pending and due now, with their index rows; returns how many. (One node on SQLite: nothing to adopt.)
+    func adopt(fromNode: String, spoolFiles: Set<String>, now: Date) async throws -> Int
 
     /// Pauses an account's replays, or records a failed probe of a paused one (`probes`, `nextProbeAt`; the
     /// first reason stays), unless the accounts changed since `registryRevision`; returns whether the

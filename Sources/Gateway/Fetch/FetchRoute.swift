@@ -49,8 +49,18 @@ struct FetchRoute: Sendable {
                 inSpool: inSpool
             )
         }
+        let inSpool = ledger.isWaitingInSpool(accountId: account.accountId, key: key)
+        if let node = location.pendingNode, !inSpool {
+            // Safe in another gateway's spool, not in S3 yet: that node replays it (only it holds the file).
+            throw GatewayError(
+                .serviceUnavailable,
+                "not_yet_in_s3",
+                "the recording is safe in the spool of gateway \(node) and not in S3 yet; ask again shortly (or ask that node)",
+                retryAfterSeconds: 10
+            )
+        }
         do {
-            switch plan(inSpool: ledger.isWaitingInSpool(accountId: account.accountId, key: key)) {
+            switch plan(inSpool: inSpool) {
             case .fromSpool:
                 // Replayed meanwhile (the file is gone): S3 answers, as planned for an object not in the spool.
                 let slot = request.method == .head ? nil : try await streamingSlot()

@@ -11,6 +11,8 @@ final class ObjectLocator: Sendable {
     struct Location: Sendable, Hashable {
         var key: String
         var contentType: String?
+        /// Another node's spool holds it and S3 does not yet (never remembered: the next fetch asks again).
+        var pendingNode: String? = nil
     }
 
     struct Recent: Sendable {
@@ -68,8 +70,8 @@ final class ObjectLocator: Sendable {
     func locate(accountId: String, keyPrefix: String, segments: [String]) async throws -> Location {
         if let location = remembered(accountId: accountId, segments: segments) { return location }
         if let stored = try await index.longestStoredPrefix(accountId: accountId, segments: segments) {
-            let location = Location(key: stored.key, contentType: stored.contentType)
-            remember(accountId: accountId, requestPath: stored.requestPath, location: location)
+            let location = Location(key: stored.key, contentType: stored.contentType, pendingNode: stored.pendingNode)
+            if stored.pendingNode == nil { remember(accountId: accountId, requestPath: stored.requestPath, location: location) }
             return location
         }
         var path = segments

@@ -13,6 +13,7 @@ public enum QueuePresentation {
     public static func line(_ entry: QueuedUpload) -> String {
         var line = "\(entry.id ?? 0)  \(entry.state.rawValue)  \(entry.accountId)  \(entry.objectKey)  \(entry.size) B  attempts \(entry.attempts)"
         if entry.state == .pending { line += "  next \(timestamp(entry.nextAttemptAt))" }
+        if let node = entry.nodeId { line += "  node \(node)" }
         if let error = entry.lastError, entry.state != .stored { line += "  last error: \(error)" }
         return line
     }
@@ -20,6 +21,7 @@ public enum QueuePresentation {
     public static func text(_ entry: QueuedUpload) -> String {
         """
         queue id:      \(entry.id ?? 0)
+        node:          \(entry.nodeId ?? "-")
         state:         \(entry.state.rawValue)
         account:       \(entry.accountId)
         key:           \(entry.objectKey)
@@ -39,6 +41,7 @@ public enum QueuePresentation {
 /// A queued upload as operators see it in JSON (the command line's `--json`, the admin API).
 public struct QueuedUploadView: Encodable, Sendable {
     public var id: Int64
+    @ExplicitNull public var nodeId: String?
     public var accountId: String
     public var key: String
     public var requestPath: String
@@ -54,6 +57,7 @@ public struct QueuedUploadView: Encodable, Sendable {
 
     public init(_ entry: QueuedUpload) {
         id = entry.id ?? 0
+        nodeId = entry.nodeId
         accountId = entry.accountId
         key = entry.objectKey
         requestPath = entry.requestPath
@@ -70,6 +74,7 @@ public struct QueuedUploadView: Encodable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case id
+        case nodeId = "node_id"
         case accountId = "account_id"
         case key
         case requestPath = "request_path"

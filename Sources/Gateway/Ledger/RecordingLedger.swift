@@ -16,7 +16,7 @@ public final class RecordingLedger: Sendable {
     let waiting = SpoolWaitingList()
     /// Signalled when queued rows become due at once (an account resumed, an operator's retry), so the
     /// replay worker does not wait for its poll.
-    public let replaysDue = ReplayWakeup()
+    public let replaysDue = Wakeup()
     /// Accounts with rows held back by a failure (deferred or paused) and, per account, replays landed
     /// since its backlog was last empty: a store or replay S3 takes for a held-back account ends the wait
     /// of its other rows; the last row of a backlog is logged once.
@@ -250,6 +250,17 @@ public final class RecordingLedger: Sendable {
         let due = try await queue.retryNow(id: id, accountId: accountId, now: now())
         replaysDue.signal()
         return due
+    }
+
+    /// A dead node's recordings, once an operator moved its spool files into this node's spool directory,
+    /// become this node's to replay (`queue adopt --from-node`): returns how many rows were adopted and the
+    /// spool files of that node's waiting rows that are not here (not adopted; still that node's).
+    public func adopt(fromNode node: String) async throws -> (adopted: Int, missing: [String]) {
+        let present = Set(Spool.spoolFiles(in: spool.settings.directory))
+        let waiting = try await queue.uploads(state: nil, accountId: nil, limit: nil).filter { $0.nodeId == node && $0.state != .stored }
+        let adopted = try await queue.adopt(fromNode: node, spoolFiles: present, now: now())
+        replaysDue.signal()
+        return (adopted, waiting.map(\.spoolFile).filter { !present.contains($0) }.sorted())
     }
 
     /// any kept state → discarded: the row and its spool file are destroyed (`queue discard`).

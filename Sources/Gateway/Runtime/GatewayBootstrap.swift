@@ -8,17 +8,51 @@ import Spool
 /// is an error that changes nothing), open the spool, recover the ledger after an interrupted run, load
 /// the accounts. `serve` opens everything (`open`); the command line opens only what a command needs.
 public enum GatewayBootstrap {
-    /// The storage `config` names (SQLite under `data_dir`) and the master key that opens its secrets.
+    /// The storage `config` names (SQLite under `data_dir`, or PostgreSQL at `database_url` / `RG_DATABASE_URL`)
+    /// and the master key that opens its secrets. With PostgreSQL the key is the cluster's: it must be given
+    /// (`RG_MASTER_KEY` or `master_key_file`), never made up by one node, and a node with another key than the
+    /// database's check value refuses to start, changing nothing.
     public static func openStorage(
         config: GatewayConfig,
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        logger: Logger = Logger(label: "gateway")
     ) async throws -> (storage: any GatewayStorage, registry: AccountRegistry) {
-        let storage = try SQLiteDatabase.open(dataDirectory: config.dataDir)
-        let sealed = try await storage.holdsSealedSecrets()
-        let masterKey = try MasterKey.load(dataDirectory: config.dataDir, environment: environment, mayCreate: !sealed)
-        let registry = AccountRegistry(storage: storage, masterKey: masterKey)
-        try await registry.checkMasterKey()
-        return (storage, registry)
+        let storage: any GatewayStorage
+        let shared: Bool
+        if let url = try databaseURL(config: config, environment: environment) {
+            storage = try await PostgresDatabase.open(url: url, nodeId: config.node, logger: logger)
+            shared = true
+        } else {
+            storage = try SQLiteDatabase.open(dataDirectory: config.dataDir)
+            shared = false
+        }
+        do {
+            let keyFile = config.masterKeyFile ?? (config.dataDir as NSString).appendingPathComponent(MasterKey.fileName)
+            if shared, (environment[MasterKey.environmentVariable] ?? "").isEmpty, !FileManager.default.fileExists(atPath: keyFile) {
+                throw MasterKeyError(
+                    "with database_url every gateway must use the cluster's one master key: set \(MasterKey.environmentVariable) or master_key_file (\(keyFile) does not exist); nothing was changed"
+                )
+            }
+            let sealed = try await storage.holdsSealedSecrets()
+            let masterKey = try MasterKey.load(
+                dataDirectory: config.dataDir,
+                file: config.masterKeyFile,
+                environment: environment,
+                mayCreate: !sealed && !shared
+            )
+            let registry = AccountRegistry(storage: storage, masterKey: masterKey)
+            try await registry.checkMasterKey()
+            return (storage, registry)
+        } catch {
+            await storage.close()
+            throw error
+        }
+    }
+
+    /// `RG_DATABASE_URL`, else `database_url`, parsed; nil for SQLite.
+    static func databaseURL(config: GatewayConfig, environment: [String: String]) throws -> DatabaseURL? {
+        guard let text = environment["RG_DATABASE_URL"].flatMap({ $0.isEmpty ? nil : $0 }) ?? config.databaseURL else { return nil }
+        return try DatabaseURL(text)
     }
 
     /// The ledger over `storage` and the spool. The spool's owner (`serve`) takes the spool's lock and
@@ -69,7 +103,7 @@ public enum GatewayBootstrap {
         logger.handler.metadataProvider =
             logger.handler.metadataProvider.map { .multiplex([$0, RequestLogMetadata.provider]) }
             ?? RequestLogMetadata.provider
-        let (storage, registry) = try await openStorage(config: config, environment: environment)
+        let (storage, registry) = try await openStorage(config: config, environment: environment, logger: logger)
         let ledger = try await openLedger(config: config, storage: storage, registry: registry, ownsSpool: ownsSpool, logger: logger)
 
         let metrics = GatewayMetrics()

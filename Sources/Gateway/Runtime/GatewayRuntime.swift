@@ -116,9 +116,11 @@ public struct GatewayRuntime: Sendable {
             try await group.run()
         } catch {
             try? await http.shutdown()
+            await storage.close()
             throw error
         }
         try await http.shutdown()
+        await storage.close()
         logger.info("stopped")
     }
 }

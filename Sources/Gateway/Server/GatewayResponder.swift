@@ -27,7 +27,7 @@ struct GatewayResponder: HTTPResponder {
             default:
                 break
             }
-            let auth = try RequestAuthentication.authenticate(request, directory: directory)
+            let auth = try await authenticate(request)
             logger[metadataKey: "account_id"] = "\(auth.entry.account.accountId)"
             // The S3 client's and uploader's lines for this request carry its id and account too.
             let metadata = ["hb.request.id": logger[metadataKey: "hb.request.id"] ?? "", "account_id": "\(auth.entry.account.accountId)"]
@@ -64,6 +64,18 @@ struct GatewayResponder: HTTPResponder {
         } catch {
             logger.error("unexpected failure: \(error)", metadata: ["path": "\(RequestAuthentication.redactedPath(request.uri.path))"])
             return GatewayError(.internalServerError, "internal", "the gateway failed to handle this request; see its log").response()
+        }
+    }
+
+    /// The request's account; credentials no account here matches are tried once more after the accounts are
+    /// read again (`AccountDirectory.reloadForUnknownCredentials`), so an account added a moment ago never
+    /// sees a 401.
+    private func authenticate(_ request: Request) async throws(GatewayError) -> RequestAuthentication {
+        do {
+            return try RequestAuthentication.authenticate(request, directory: directory)
+        } catch  where error.status == .unauthorized {
+            guard await directory.reloadForUnknownCredentials() else { throw error }
+            return try RequestAuthentication.authenticate(request, directory: directory)
         }
     }
 }

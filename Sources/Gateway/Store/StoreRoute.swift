@@ -178,7 +178,12 @@ struct StoreRoute: Sendable {
         let s3Code = (error as? S3Error)?.code ?? "upload"
         guard spooling.writer != nil else {
             logger.error("S3 did not take the recording and it could not be spooled: \(error)", metadata: ["key": "\(key)", "s3_code": "\(s3Code)"])
-            throw GatewayError(.serviceUnavailable, "s3_unavailable", "the bucket did not take the recording (\(error)); not stored, send it again")
+            throw GatewayError(
+                .serviceUnavailable,
+                "s3_unavailable",
+                "the bucket did not take the recording (\(error)); not stored, send it again",
+                retryAfterSeconds: 30
+            )
         }
         do {
             try await spooling.drain()
@@ -213,8 +218,18 @@ struct StoreRoute: Sendable {
             throw GatewayError(
                 .serviceUnavailable,
                 "s3_unavailable",
-                "the bucket did not take the recording and it could not be kept for later; not stored, send it again"
+                "the bucket did not take the recording and it could not be kept for later (\(Self.reason(error))); not stored, send it again",
+                retryAfterSeconds: 30
             )
+        }
+    }
+
+    /// Why a recording could not be kept, for the answer: the spool's or the database's words, nothing more.
+    static func reason(_ error: any Error) -> String {
+        switch error {
+        case let error as DatabaseUnavailable: "the database: \(error.description)"
+        case let error as SpoolWriteError: "the spool: \(error)"
+        default: "see the gateway's log"
         }
     }
 

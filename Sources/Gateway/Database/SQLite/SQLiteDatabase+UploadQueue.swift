@@ -135,6 +135,9 @@ extension SQLiteDatabase {
         }
     }
 
+    /// SQLite is one node's: its rows name no node, so none is another node's to adopt.
+    public func adopt(fromNode: String, spoolFiles: Set<String>, now: Date) async throws -> Int { 0 }
+
     public func delete(_ id: Int64) async throws {
         _ = try writeNow { db in try QueuedUpload.deleteOne(db, key: id) }
     }
@@ -202,23 +205,20 @@ extension SQLiteDatabase {
 
     public func queueSnapshot(now: Date) async throws -> QueueSnapshot {
         try readNow { db in
-            var counts: [QueuedUpload.State: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT state, count(*) FROM upload_queue GROUP BY state") {
-                if let state = QueuedUpload.State(rawValue: row[0]) { counts[state] = row[1] }
+            let byState = try Row.fetchAll(db, sql: "SELECT state, count(*) FROM upload_queue GROUP BY state").map {
+                (state: $0[0] as String, count: $0[1] as Int)
             }
-            let oldest = try Date.fetchOne(db, sql: "SELECT min(created_at) FROM upload_queue WHERE state = 'pending'")
-            let paused = try String.fetchSet(db, sql: "SELECT account_id FROM account_pause")
-            let recent =
-                try Int.fetchOne(
+            let since = now.addingTimeInterval(-QueueSnapshot.rateWindow)
+            return QueueSnapshot(
+                rowsByState: byState,
+                oldestPending: try Date.fetchOne(db, sql: "SELECT min(created_at) FROM upload_queue WHERE state = 'pending'"),
+                paused: try String.fetchSet(db, sql: "SELECT account_id FROM account_pause"),
+                recentlyReplayed: try Int.fetchOne(
                     db,
                     sql: "SELECT count(*) FROM upload_queue WHERE state = 'stored' AND updated_at > ?",
-                    arguments: [now.addingTimeInterval(-QueueSnapshot.rateWindow)]
-                ) ?? 0
-            return QueueSnapshot(
-                counts: counts,
-                oldestPendingAge: oldest.map { now.timeIntervalSince($0) },
-                paused: paused,
-                recentlyReplayed: recent
+                    arguments: [since]
+                ) ?? 0,
+                now: now
             )
         }
     }

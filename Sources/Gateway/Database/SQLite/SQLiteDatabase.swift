@@ -29,6 +29,9 @@ public struct SQLiteDatabase: GatewayStorage, Sendable {
         try SQLiteDatabase(DatabaseQueue())
     }
 
+    /// Nothing to let go of: the file closes with the process.
+    public func close() async {}
+
     public func ping() async throws {
         _ = try await writer.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }

@@ -121,6 +121,10 @@ enum SQLiteMigrations {
                 )
             }
         }
+        migrator.registerMigration("v6: the node holding a spool file") { db in
+            // Always null here (one node); PostgreSQL's queue names the node, and both share QueuedUpload.
+            try db.alter(table: "upload_queue") { table in table.add(column: "node_id", .text) }
+        }
         return migrator
     }
 }
