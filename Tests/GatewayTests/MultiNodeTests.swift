@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import S3
+import Spool
 import Synchronization
 import TestSupport
 import Testing
@@ -194,7 +195,7 @@ struct MultiNodeTests {
         #expect(run.output.contains("put=201 get=200 same=true"), "\(run.output)\(run.error)")
     }
 
-    @Test func anOutageAcrossBothNodesAndACrashLoseNothingAndReplayEachRecordingOnce() async throws {
+    @Test func anOutageAcrossBothNodesACrashAndADeadNodeLoseNothingAndReplayEachRecordingOnce() async throws {
         let cluster = try Cluster(databaseURL: try TestPostgres.freshDatabaseURL())
         let accountId = TestEnvironment.accountId()
         let token = try await cluster.addAccount(through: "node-b", accountId: accountId)
@@ -211,10 +212,31 @@ struct MultiNodeTests {
         let rows = try await queue.uploads(state: nil, accountId: accountId)
         #expect(rows.count == 50)
         #expect(Set(rows.compactMap(\.nodeId)) == ["node-a", "node-b"], "both nodes spooled (round robin)")
+        // A recording in node B's spool: node B plays it from there; node A cannot yet, and says when to ask again.
+        let inB = try #require(rows.first { $0.nodeId == "node-b" })
+        let index = try #require(stores.firstIndex { $0.url.hasSuffix(inB.requestPath) })
+        let (a, b) = (try cluster.node("node-a"), try cluster.node("node-b"))
+        let fromB = try await Self.send(.GET, "http://127.0.0.1:\(b.port)/k/\(token)/\(inB.requestPath)")
+        #expect(fromB.status == 200 && fromB.body == Array(buffer: stores[index].body))
+        let fromA = try await Self.send(.GET, "http://127.0.0.1:\(a.port)/k/\(token)/\(inB.requestPath)/\(inB.requestPath)?call_id=c")
+        #expect(fromA.status == 503 && fromA.headers["retry-after"] == "10", "\(fromA.status) \(String(decoding: fromA.body, as: UTF8.self))")
+        // The operator sees each row's node from any node.
+        let listed = try await onOwnThread { try CommandLineTests.run(["queue", "list", "--config", a.config]) }
+        #expect(listed.output.contains("node node-a") && listed.output.contains("node node-b"), "\(listed.output)\(listed.error)")
 
-        // Node A dies (SIGKILL) and comes back; S3 comes back.
+        // Node A dies (SIGKILL) and comes back. Node B dies for good: the operator moves its spool files to node A and
+        // node A adopts them. S3 comes back.
         cluster.kill("node-a")
         try cluster.start("node-a")
+        cluster.kill("node-b")
+        let moved = Spool.spoolFiles(in: b.dataDir + "/spool")
+        #expect(moved.count == rows.count { $0.nodeId == "node-b" })
+        for file in moved { try FileManager.default.moveItem(atPath: b.dataDir + "/spool/" + file, toPath: a.dataDir + "/spool/" + file) }
+        let adopted = try await onOwnThread { try CommandLineTests.run(["queue", "adopt", "--from-node", "node-b", "--config", a.config]) }
+        #expect(
+            adopted.status == 0 && adopted.output.contains("\(moved.count) queued uploads of node node-b now this node's"),
+            "\(adopted.output)\(adopted.error)"
+        )
         try cluster.restoreS3()
         let landed = try await eventually(120) { try await queue.uploads(state: nil, accountId: accountId).allSatisfy { $0.state == .stored } }
         let left = try await queue.uploads(state: nil, accountId: accountId).filter { $0.state != .stored }
@@ -229,9 +251,9 @@ struct MultiNodeTests {
         }
         #expect(wrong.isEmpty, "not in S3 byte for byte: \(wrong.prefix(3))")
         #expect(twice.isEmpty, "uploaded other than once: \(twice.prefix(3))")
-        // Each row was replayed by the node that spooled it.
-        let replayedBy = try await queue.uploads(state: .stored, accountId: accountId)
-        #expect(replayedBy.count == 50)
+        // Once replayed, node A answers it from S3.
+        let replayed = try await Self.send(.GET, "http://127.0.0.1:\(a.port)/k/\(token)/\(inB.requestPath)/\(inB.requestPath)?call_id=c")
+        #expect(replayed.status == 302)
         await queue.close()
     }
 

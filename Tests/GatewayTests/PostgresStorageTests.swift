@@ -131,4 +131,20 @@ struct PostgresStorageTests {
         await dead.close()
         await live.close()
     }
+
+    @Test func tlsAsLibpqMeansItAndAUnixSocket() async throws {
+        let postgres = try PrivatePostgres(tls: true)
+        /// Whether the connection `url` makes is encrypted, as the server sees it.
+        func encrypted(_ url: String) async throws -> Bool {
+            let database = try await PostgresDatabase.open(url: DatabaseURL(url), nodeId: "tls", logger: Self.logger)
+            let ssl = try await database.value("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", as: Bool.self) ?? false
+            await database.close()
+            return ssl
+        }
+        #expect(try await encrypted(postgres.url() + "?sslmode=require"), "encrypted, the self-signed certificate taken")
+        #expect(try await encrypted(postgres.url()) == false)
+        let unverified = await #expect(throws: DatabaseUnavailable.self) { _ = try await encrypted(postgres.url() + "?sslmode=verify-full") }
+        #expect(unverified?.description.contains("sslmode=verify-full") == true, "\(String(describing: unverified))")
+        #expect(try await encrypted("postgres://rg@localhost:\(postgres.port)/postgres?host=\(postgres.directory)") == false, "a Unix socket")
+    }
 }

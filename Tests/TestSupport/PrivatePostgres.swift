@@ -8,13 +8,27 @@ public final class PrivatePostgres: @unchecked Sendable {
     public let directory: String
     private var server: BackgroundProcess?
 
-    public init() throws {
+    /// Whether it takes TLS connections (a self-signed certificate for `localhost`).
+    public let tls: Bool
+
+    public init(tls: Bool = false) throws {
+        self.tls = tls
         directory = try Self.temporaryDirectory()
         let initdb = try ChildProcess.run(
             "setpriv",
             Self.asPostgres + [try Self.binary("initdb"), "-D", directory + "/data", "-U", "rg", "--auth=trust"]
         )
         guard initdb.status == 0 else { throw TestServerMissing(description: "initdb failed: \(initdb.output)\(initdb.error)") }
+        if tls {
+            let made = try ChildProcess.run(
+                "setpriv",
+                Self.asPostgres + [
+                    "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-keyout", directory + "/server.key", "-out", directory + "/server.crt",
+                ]
+            )
+            guard made.status == 0 else { throw TestServerMissing(description: "openssl failed: \(made.error)") }
+        }
         try start()
     }
 
@@ -32,7 +46,7 @@ public final class PrivatePostgres: @unchecked Sendable {
             Self.asPostgres + [
                 try Self.binary("postgres"), "-D", directory + "/data", "-p", "\(port)", "-c", "listen_addresses=127.0.0.1",
                 "-c", "unix_socket_directories=\(directory)",
-            ]
+            ] + (tls ? ["-c", "ssl=on", "-c", "ssl_cert_file=\(directory)/server.crt", "-c", "ssl_key_file=\(directory)/server.key"] : [])
         )
         server = started
         guard BackgroundProcess.waitForPort(port) else { throw TestServerMissing(description: "postgres did not start: \(started.output)") }

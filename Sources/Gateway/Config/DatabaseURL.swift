@@ -1,11 +1,14 @@
 public import Foundation
 
 /// `database_url`: where several gateways keep their shared state, PostgreSQL:
-/// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`, with `?sslmode=require` for TLS (`disable`, the default on
-/// loopback, or `require`) and `?host=/path` for a Unix socket directory. Its description never shows the password.
+/// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`, with `?sslmode=` for TLS as libpq means it (`disable`, the default;
+/// `require`: encrypted, the server's certificate not checked; `verify-full`: encrypted, the certificate checked
+/// against the system's trusted roots and the host name) and `?host=/path` for a Unix socket directory. Its
+/// description never shows the password.
 public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
     public enum TLSMode: String, Sendable, Hashable {
         case disable, require
+        case verifyFull = "verify-full"
     }
 
     public var user: String
@@ -35,7 +38,7 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
             switch item.name {
             case "sslmode":
                 guard let mode = item.value.flatMap(TLSMode.init(rawValue:)) else {
-                    throw ConfigError("database_url: sslmode must be disable or require")
+                    throw ConfigError("database_url: sslmode must be disable, require or verify-full")
                 }
                 tls = mode
             case "host":
@@ -69,6 +72,6 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
         let password = password == nil ? "" : ":***"
         let place = socketPath.map { "?host=" + (($0 as NSString).deletingLastPathComponent) } ?? ""
         return "postgres://\(user)\(password)@\(host ?? "")\(host == nil ? "" : ":\(port)")/\(database)\(place)"
-            + (tls == .require ? (place.isEmpty ? "?" : "&") + "sslmode=require" : "")
+            + (tls == .disable ? "" : (place.isEmpty ? "?" : "&") + "sslmode=\(tls.rawValue)")
     }
 }

@@ -57,8 +57,9 @@ public final class PostgresDatabase: GatewayStorage, Sendable {
         if let socketPath = url.socketPath {
             configuration = .init(unixSocketPath: socketPath, username: url.user, password: url.password, database: url.database)
         } else {
-            let tls: PostgresClient.Configuration.TLS =
-                url.tls == .require ? .require(try NIOSSLContext(configuration: .makeClientConfiguration()).configuration) : .disable
+            var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
+            if url.tls == .require { tlsConfiguration.certificateVerification = .none }
+            let tls: PostgresClient.Configuration.TLS = url.tls == .disable ? .disable : .require(tlsConfiguration)
             configuration = .init(
                 host: url.host ?? "localhost",
                 port: url.port,
