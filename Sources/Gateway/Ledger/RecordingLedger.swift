@@ -277,8 +277,11 @@ public final class RecordingLedger: Sendable {
     @discardableResult
     func recover() async throws -> (interrupted: Int, unreferenced: Int) {
         let interrupted = try await queue.recoverInterrupted(now: now())
-        let unreferenced = spool.removeUnreferenced(keeping: try await queue.referencedSpoolFiles())
-        for entry in try await queue.uploads(state: nil, accountId: nil, limit: nil) where entry.state != .stored {
+        // This node's rows (several gateways share the queue; each spool holds its own node's files).
+        let referenced = try await queue.referencedSpoolFiles()
+        let unreferenced = spool.removeUnreferenced(keeping: referenced)
+        for entry in try await queue.uploads(state: nil, accountId: nil, limit: nil)
+        where entry.state != .stored && referenced.contains(entry.spoolFile) {
             waiting.mark(accountId: entry.accountId, key: entry.objectKey, SpoolWaitingList.Waiting(file: entry.spoolFile, size: entry.size))
             // Rows left from before the start may be waiting out a backoff: the first recording S3 takes ends it.
             holdBack(entry.accountId)
