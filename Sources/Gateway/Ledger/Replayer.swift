@@ -44,11 +44,19 @@ public struct Replayer: Sendable {
         await RequestLogMetadata.with(["account_id": "\(entry.accountId)", "queue_id": "\(entry.id ?? 0)"]) {
             let outcome = await attempt(entry, progress)
             observer?.replayed(outcome.result, bytes: outcome.stored?.size ?? 0)
-            do {
-                try await record(outcome, of: entry)
-            } catch {
-                // The row stays `uploading`; the next start puts it back to `pending`. Nothing is lost.
-                logger.error("cannot record the replay's outcome: \(error)")
+            // The database may be away for a while (several gateways on PostgreSQL): the outcome is recorded once
+            // it is back, trying again with a growing wait; a stop leaves the row `uploading`, and the next
+            // start puts it back to `pending`. Nothing is lost either way.
+            var wait = Duration.seconds(1)
+            while true {
+                do {
+                    try await record(outcome, of: entry)
+                    break
+                } catch {
+                    logger.error("cannot record the replay's outcome; trying again in \(wait): \(error)")
+                    do { try await Task.sleep(for: wait) } catch { break }
+                    wait = min(wait * 2, .seconds(30))
+                }
             }
             return outcome.result
         }
