@@ -269,8 +269,11 @@ struct SpoolReplayTests {
             // than ten times a second.
             #expect(try await gateway.send(.PUT, "/k/rg_\(String(repeating: "B", count: 43))/x.mp3", body: [1]).status == 401)
             var reads = 0
+            let first = Int(Date().timeIntervalSince1970)
             for _ in 0..<100 where await gateway.runtime.directory.reloadForUnknownCredentials() { reads += 1 }
-            #expect(reads <= 2 * AccountDirectory.unknownTokenReloadsPerSecond, "\(reads) reads for 100 unknown tokens")
+            // Ten a second at most, over however many seconds the hundred took (more than one on a busy runner).
+            let seconds = Int(Date().timeIntervalSince1970) - first + 1
+            #expect(reads <= seconds * AccountDirectory.unknownTokenReloadsPerSecond, "\(reads) reads for 100 unknown tokens in \(seconds) s")
         }
     }
 
