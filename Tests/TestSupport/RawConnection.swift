@@ -21,7 +21,10 @@ public final class RawConnection: @unchecked Sendable {
             }
         }
         guard descriptor >= 0, connected else {
-            Glibc.close(descriptor)
+            // A class whose init throws after its properties are set still runs its deinit: it must not close the
+            // descriptor a second time (by then the number may be another thread's socket or database file).
+            closed = true
+            if descriptor >= 0 { Glibc.close(descriptor) }
             throw POSIXError(.ECONNREFUSED)
         }
     }
