@@ -73,7 +73,8 @@ public final class PostgresDatabase: GatewayStorage, Sendable {
         configuration.options.maximumConnections = 20
         let database = PostgresDatabase(client: PostgresClient(configuration: configuration), nodeId: nodeId, logger: logger)
         do {
-            try await database.ping()
+            // At start a connection is made first: given longer than an operation on a running node.
+            try await database.execute("SELECT 1", within: .seconds(15))
             try await PostgresMigrations.apply(client: database.client, logger: logger)
             database.listen()
         } catch {
@@ -94,12 +95,12 @@ public final class PostgresDatabase: GatewayStorage, Sendable {
     }
 
     public func ping() async throws {
-        try await execute("SELECT 1", within: .seconds(2))
+        try await execute("SELECT 1", within: .seconds(3))
     }
 
     /// How long one database operation may take (waiting for a connection included) before it fails: while
     /// PostgreSQL is away, stores and `/readyz` answer instead of waiting for it.
-    static let operationTimeout: Duration = .seconds(5)
+    static let operationTimeout: Duration = .seconds(10)
 
     /// Runs `body`, failing with `DatabaseUnavailable` (and cancelling it) when it takes longer than `limit`;
     /// PostgreSQL's errors become `DatabaseUnavailable` with the server's words (PSQLError hides them).
