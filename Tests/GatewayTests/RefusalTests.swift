@@ -1,10 +1,11 @@
 import AsyncHTTPClient
 import Foundation
-import Gateway
 import NIOCore
 import S3
 import TestSupport
 import Testing
+
+@testable import Gateway
 
 #if canImport(Glibc)
 import Glibc
@@ -14,6 +15,43 @@ import Glibc
 /// no secret or token appears in any answer or log line.
 @Suite(.serialized)
 struct RefusalTests {
+    @Test func anAddressThatKeepsGuessingTokensIsSlowedWhileRightTokensNeverAre() async throws {
+        try await TestGateway.with { gateway in
+            let account = TestEnvironment.accountId()
+            let token = try await gateway.addRcloneAccount(account)
+            var statuses: [Int] = []
+            for guess in 0..<25 {
+                let path = "/k/rg_\(String(repeating: "G", count: 40))\(String(format: "%03d", guess))/\(account)/x.mp3"
+                statuses.append(try await gateway.send(.PUT, path, body: [1]).status)
+            }
+            #expect(statuses.prefix(20).allSatisfy { $0 == 401 } && statuses.suffix(5).allSatisfy { $0 == 429 }, "\(statuses)")
+            let slowed = try await gateway.send(.PUT, "/k/rg_\(String(repeating: "H", count: 43))/\(account)/x.mp3", body: [1])
+            #expect(slowed.status == 429 && slowed.header("retry-after").flatMap(Int.init).map { (1...6).contains($0) } == true)
+            // KAZOO's own stores, with the right token, from the same address: not slowed.
+            #expect(try await gateway.send(.PUT, "/k/\(token)/\(account)/right.mp3", body: [1, 2, 3]).status == 201)
+            let metrics = try await gateway.send(.GET, "http://127.0.0.1:\(gateway.adminPort)/metrics").text
+            #expect(metrics.contains(#"rg_auth_failures_total{answer="401"} 20"#) && metrics.contains(#"rg_auth_failures_total{answer="429"} 6"#))
+            // Logged once a minute per address, not per request.
+            #expect(gateway.log.all.count { $0.contains("slowed (429)") } == 1)
+        }
+    }
+
+    @Test func aGuessingBudgetRefillsOverTimeAndIsPerAddress() {
+        let guarded = GuessingGuard(burst: 2, refill: .seconds(6))
+        let start = ContinuousClock.now
+        #expect(guarded.failed(from: "10.0.0.1", now: start) == nil)
+        #expect(guarded.failed(from: "10.0.0.1", now: start) == nil)
+        #expect(guarded.failed(from: "10.0.0.1", now: start) == GuessingGuard.Verdict(retryAfter: 6, log: true))
+        #expect(guarded.failed(from: "10.0.0.1", now: start + .seconds(3)) == GuessingGuard.Verdict(retryAfter: 3, log: false))
+        #expect(guarded.isThrottled("10.0.0.1", now: start + .seconds(3)))
+        #expect(guarded.failed(from: "10.0.0.2", now: start) == nil, "another address has its own budget")
+        #expect(!guarded.isThrottled("10.0.0.1", now: start + .seconds(6)))
+        #expect(guarded.failed(from: "10.0.0.1", now: start + .seconds(6)) == nil, "one more try every 6 s")
+        #expect(guarded.failed(from: "10.0.0.1", now: start + .seconds(70)) == nil)
+        #expect(guarded.failed(from: "10.0.0.1", now: start + .seconds(70)) == nil)
+        #expect(guarded.failed(from: "10.0.0.1", now: start + .seconds(70))?.log == true, "a minute on: logged again")
+    }
+
     @Test func wrongTokensOtherAccountsAndUnsafePathsAreRefused() async throws {
         var config = TestGateway.config
         config.maxRequestBytes = 1024 * 1024

@@ -56,6 +56,11 @@ public final class GatewayMetrics: S3Observer {
 
     // MARK: Events
 
+    /// A request whose credentials named no account: answered 401, or 429 when its address is slowed.
+    func authenticationFailed(throttled: Bool) {
+        CoreMetrics.Counter(label: "rg_auth_failures_total", dimensions: [("answer", throttled ? "429" : "401")], factory: factory).increment()
+    }
+
     func store(_ result: StoreResult, bytes: Int = 0, duration: Duration? = nil) {
         stores[result]?.increment()
         if bytes > 0 { storedBytes.increment(by: bytes) }

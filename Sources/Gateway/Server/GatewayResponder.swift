@@ -12,6 +12,8 @@ struct GatewayResponder: HTTPResponder {
     let fetchRoute: FetchRoute
     let health: HealthCheck
     let metrics: GatewayMetrics
+    /// Slows addresses that keep naming no account (token guessing).
+    let guessing: GuessingGuard
 
     func respond(to request: Request, context: GatewayContext) async throws -> Response {
         var logger = context.logger
@@ -27,7 +29,7 @@ struct GatewayResponder: HTTPResponder {
             default:
                 break
             }
-            let auth = try await authenticate(request)
+            let auth = try await authenticate(request, from: context.channel.remoteAddress?.ipAddress ?? "unknown", logger: logger)
             logger[metadataKey: "account_id"] = "\(auth.entry.account.accountId)"
             // The S3 client's and uploader's lines for this request carry its id and account too.
             let metadata = ["hb.request.id": logger[metadataKey: "hb.request.id"] ?? "", "account_id": "\(auth.entry.account.accountId)"]
@@ -69,13 +71,33 @@ struct GatewayResponder: HTTPResponder {
 
     /// The request's account; credentials no account here matches are tried once more after the accounts are
     /// read again (`AccountDirectory.reloadForUnknownCredentials`), so an account added a moment ago never
-    /// sees a 401.
-    private func authenticate(_ request: Request) async throws(GatewayError) -> RequestAuthentication {
+    /// sees a 401 — unless `address` keeps failing (`GuessingGuard`): then 429, and no database read.
+    private func authenticate(_ request: Request, from address: String, logger: Logger) async throws(GatewayError) -> RequestAuthentication {
         do {
             return try RequestAuthentication.authenticate(request, directory: directory)
         } catch  where error.status == .unauthorized {
-            guard await directory.reloadForUnknownCredentials() else { throw error }
-            return try RequestAuthentication.authenticate(request, directory: directory)
+            if !guessing.isThrottled(address), await directory.reloadForUnknownCredentials(),
+                let auth = try? RequestAuthentication.authenticate(request, directory: directory)
+            {
+                return auth
+            }
+            guard let verdict = guessing.failed(from: address) else {
+                metrics.authenticationFailed(throttled: false)
+                throw error
+            }
+            metrics.authenticationFailed(throttled: true)
+            if verdict.log {
+                logger.warning(
+                    "credentials that name no account, again and again, from one address: slowed (429)",
+                    metadata: ["client": "\(address)"]
+                )
+            }
+            throw GatewayError(
+                .tooManyRequests,
+                "too_many_failures",
+                "too many requests with credentials that name no account from this address; try again later",
+                retryAfterSeconds: verdict.retryAfter
+            )
         }
     }
 }

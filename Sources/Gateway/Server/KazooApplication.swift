@@ -39,7 +39,8 @@ enum KazooApplication {
                 admission: admission
             ),
             health: health,
-            metrics: metrics
+            metrics: metrics,
+            guessing: GuessingGuard()
         )
         let http1 = HTTPServerBuilder.http1(
             configuration: .init(
