@@ -73,6 +73,10 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
     /// `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.
     public var logLevel: String = "info"
 
+    /// How often an address that keeps guessing tokens earns one more try (`GuessingGuard`); not in the file:
+    /// tests set it.
+    var guessingRefill: Duration = .seconds(6)
+
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {

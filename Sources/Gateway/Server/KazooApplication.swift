@@ -40,7 +40,7 @@ enum KazooApplication {
             ),
             health: health,
             metrics: metrics,
-            guessing: GuessingGuard()
+            guessing: GuessingGuard(refill: config.guessingRefill)
         )
         let http1 = HTTPServerBuilder.http1(
             configuration: .init(
