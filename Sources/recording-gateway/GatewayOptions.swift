@@ -28,7 +28,7 @@ struct GatewayOptions: ParsableArguments {
         let settings = try load()
         do {
             return (settings, try await GatewayBootstrap.openStorage(config: settings).registry)
-        } catch let error as MasterKeyError {
+        } catch let error as any OperatorFacingError {
             throw CommandFailure(error.description)
         }
     }
@@ -45,9 +45,7 @@ struct GatewayOptions: ParsableArguments {
                 ownsSpool: false,
                 logger: Logger(label: "recording-gateway")
             )
-        } catch let error as MasterKeyError {
-            throw CommandFailure(error.description)
-        } catch let error as ConfigError {
+        } catch let error as any OperatorFacingError {
             throw CommandFailure(error.description)
         }
     }

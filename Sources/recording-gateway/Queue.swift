@@ -187,9 +187,7 @@ extension GatewayOptions {
         let runtime: GatewayRuntime
         do {
             runtime = try await GatewayBootstrap.open(config: config, ownsSpool: false, logger: Logger(label: "recording-gateway"))
-        } catch let error as MasterKeyError {
-            throw CommandFailure(error.description)
-        } catch let error as ConfigError {
+        } catch let error as any OperatorFacingError {
             throw CommandFailure(error.description)
         }
         do {

@@ -31,9 +31,7 @@ struct Serve: AsyncParsableCommand {
             let runtime: GatewayRuntime
             do {
                 runtime = try await GatewayBootstrap.open(config: settings, logger: logger)
-            } catch let error as MasterKeyError {
-                throw CommandFailure(error.description)
-            } catch let error as ConfigError {
+            } catch let error as any OperatorFacingError {
                 throw CommandFailure(error.description)
             }
             let final = settings
