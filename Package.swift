@@ -108,6 +108,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Fuzz targets for every parser that reads bytes from outside (Fuzz/README.md): the harness, and the executable
+        // that is libFuzzer's entry point when built by scripts/fuzz with -sanitize=fuzzer (a corpus replayer otherwise).
+        .target(
+            name: "FuzzHarness",
+            dependencies: ["KazooWire", "S3", "Gateway", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "gateway-fuzz", dependencies: ["FuzzHarness"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FuzzHarnessTests",
+            dependencies: ["FuzzHarness", "KazooWire", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SigV4Tests",
             dependencies: ["SigV4", "TestSupport"],

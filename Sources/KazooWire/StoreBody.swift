@@ -84,9 +84,11 @@ public struct StoreBody<Source: AsyncIteratorProtocol>: AsyncSequence, AsyncIter
     private mutating func decide() {
         decided = true
         let marked = fileHeaders?.transferEncoding == "base64"
+        // Exactly the first `sniffBytes` (or the whole file part when shorter), however the network cut them: the
+        // same body is read the same way whatever pieces it came in.
         let looksEncoded =
             sniffed.readableBytes >= 4 && !(fileHeaders?.contentType?.lowercased().hasPrefix("text/") ?? false)
-            && sniffed.readableBytesView.allSatisfy(Base64StreamDecoder.isBase64Text)
+            && sniffed.readableBytesView.prefix(Self.sniffBytes).allSatisfy(Base64StreamDecoder.isBase64Text)
         if marked || looksEncoded { base64 = Base64StreamDecoder() }
     }
 

@@ -88,7 +88,7 @@ public struct S3Client: Sendable {
             headers: options.headers,
             payload: .empty
         )
-        guard let uploadId = XMLScan.string("UploadId", in: Substring(String(buffer: response.body))), !uploadId.isEmpty else {
+        guard let uploadId = S3Answers.uploadId(in: response.body) else {
             throw S3Error(
                 status: response.status,
                 code: "MalformedResponse",
@@ -140,11 +140,17 @@ public struct S3Client: Sendable {
             body: body,
             payload: Self.sha256(of: body)
         )
-        let text = Substring(String(buffer: response.body))
-        return PutResult(
-            etag: XMLScan.string("ETag", in: text) ?? response.headers.first(name: "etag"),
-            versionId: response.headers.first(name: "x-amz-version-id")
-        )
+        let etag = S3Answers.etag(in: response.body) ?? response.headers.first(name: "etag")
+        // A multipart ETag ends in the number of parts S3 assembled; another number is another object than the one sent.
+        if let etag, let assembled = S3Answers.partCount(ofMultipartETag: etag), assembled != parts.count {
+            throw S3Error(
+                status: response.status,
+                code: "CompleteMismatch",
+                message: "S3 answered an object of \(assembled) parts to the \(parts.count) sent; it is not taken as stored",
+                operation: "CompleteMultipartUpload"
+            )
+        }
+        return PutResult(etag: etag, versionId: response.headers.first(name: "x-amz-version-id"))
     }
 
     /// AbortMultipartUpload, as a courtesy: under least privilege S3 answers AccessDenied, which is expected.
@@ -211,15 +217,7 @@ public struct S3Client: Sendable {
             query: [QueryItem("list-type", "2"), QueryItem("prefix", prefix), QueryItem("max-keys", String(maxKeys))],
             payload: .empty
         )
-        let text = Substring(String(buffer: response.body))
-        let objects = XMLScan.elements("Contents", in: text).map { contents in
-            ObjectList.Entry(
-                key: XMLScan.string("Key", in: contents) ?? "",
-                size: Int(XMLScan.string("Size", in: contents) ?? "") ?? 0,
-                etag: XMLScan.string("ETag", in: contents)
-            )
-        }
-        return ObjectList(objects: objects, isTruncated: XMLScan.string("IsTruncated", in: text) == "true")
+        return S3Answers.objectList(in: response.body)
     }
 
     /// A presigned GET URL for `key`, valid `expires` seconds (1...604800), with optional response header overrides.
@@ -265,8 +263,10 @@ public struct S3Client: Sendable {
             let response: HTTPClientResponse
             let responseBody: ByteBuffer
             do {
-                response = try await http.execute(request, timeout: .init(configuration.requestTimeout), logger: logger)
-                responseBody = method == .HEAD ? ByteBuffer() : try await response.body.collect(upTo: configuration.maxResponseBytes)
+                let deadline = NIODeadline.now() + .init(configuration.requestTimeout)
+                response = try await http.execute(request, deadline: deadline, logger: logger)
+                responseBody =
+                    method == .HEAD ? ByteBuffer() : try await Self.collect(response.body, upTo: configuration.maxResponseBytes, by: deadline)
             } catch {
                 throw Self.transportError(error, operation: operation)
             }
@@ -294,7 +294,8 @@ public struct S3Client: Sendable {
             }
             let status = Int(response.status.code)
             guard (200..<300).contains(status) else {
-                let body = (try? await response.body.collect(upTo: configuration.maxResponseBytes)) ?? ByteBuffer()
+                let deadline = NIODeadline.now() + .init(configuration.idleTimeout)
+                let body = (try? await Self.collect(response.body, upTo: configuration.maxResponseBytes, by: deadline)) ?? ByteBuffer()
                 throw Self.error(status: status, headers: response.headers, body: body, operation: operation)
             }
             return (ObjectInfo(headers: response.headers), response.body)
@@ -427,6 +428,22 @@ public struct S3Client: Sendable {
         return error
     }
 
+    /// An answer's body, read by `deadline`: the request's deadline covers the head only, and an answer that
+    /// trickles (a byte a second keeps the idle timeout from ever firing) must end too.
+    static func collect(_ body: HTTPClientResponse.Body, upTo limit: Int, by deadline: NIODeadline) async throws -> ByteBuffer {
+        try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask { try await body.collect(upTo: limit) }
+            group.addTask {
+                let left = deadline - NIODeadline.now()
+                if left > .zero { try await Task.sleep(nanoseconds: UInt64(left.nanoseconds)) }
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let collected = first else { throw HTTPClientError.deadlineExceeded }
+            return collected
+        }
+    }
+
     static func transportError(_ error: any Error, operation: String) -> S3Error {
         if let error = error as? HTTPClientError {
             switch error {
@@ -445,6 +462,9 @@ public struct S3Client: Sendable {
             }
         }
         if error is CancellationError { return .transport("Cancelled", "the request was cancelled", operation: operation) }
+        if error is NIOTooManyBytesError {
+            return .transport("ResponseTooLarge", "the answer was larger than S3's answers to this request can be", operation: operation)
+        }
         return .transport("ConnectionFailed", "\(error)", operation: operation)
     }
 

@@ -10,8 +10,9 @@ public struct S3ClientConfiguration: Sendable {
     /// Longest one request may take, body included (a part of 8 MiB over a slow link needs minutes).
     public var requestTimeout: Duration = .seconds(300)
     public var retry = RetryPolicy()
-    /// Largest answer body read into memory (error documents, XML results).
-    public var maxResponseBytes = 4 * 1024 * 1024
+    /// Largest answer body read into memory (error documents, XML results): the gateway's are under 4 KiB (a
+    /// ListObjectsV2 of 10 keys of 1,024 bytes under 16 KiB); a larger one is refused, not held.
+    public var maxResponseBytes = 64 * 1024
     public var now: @Sendable () -> Date = { Date() }
     public var sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
     /// A uniform random number in 0...1, for backoff jitter.

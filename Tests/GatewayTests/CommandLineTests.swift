@@ -6,8 +6,10 @@ import Testing
 /// The `recording-gateway` executable as operators run it (built by `swift build` before the tests).
 @Suite(.serialized)
 struct CommandLineTests {
-    static let binary = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    /// This tree's debug build, or RG_GATEWAY_BINARY (the sanitizer runs' own build).
+    static let binary =
+        ProcessInfo.processInfo.environment["RG_GATEWAY_BINARY"]
+        ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent(".build/debug/recording-gateway").path
 
     static func run(_ arguments: [String], input: String = "", environment: [String: String] = [:]) throws -> ChildProcess.Result {

@@ -134,6 +134,30 @@ struct ProcessMemoryTests {
         #expect(running.serve.output.components(separatedBy: "store dropped: the body sent nothing for 4 s").count - 1 == 300)
     }
 
+    /// A hostile S3 answers every CreateMultipartUpload and PutObject with a 100 MB XML document: the gateway reads
+    /// at most 64 KiB of each and refuses it, so 48 concurrent stores stay within the bound, and none is taken as
+    /// stored (202 from the spool, or 503 without it; never 201).
+    @Test(arguments: [true, false])
+    func hundredMegabyteAnswersFromS3AreRefusedNotHeld(spool: Bool) async throws {
+        let double = S3Double(keepBytes: false)
+        let host = try await double.start()
+        let running = try await Running(spool: spool, moreConfig: #", "s3_retry_max_attempts": 2"#, s3Host: host)
+        defer { _ = running.serve.stop() }
+        for operation in ["CreateMultipartUpload", "PutObject"] { double.injectAlways(.hugeAnswer(bytes: 100_000_000), into: operation) }
+        let large = ByteBuffer(bytes: TestEnvironment.randomBytes(9 * 1024 * 1024, seed: 173))
+        let small = ByteBuffer(bytes: TestEnvironment.randomBytes(100_000, seed: 174))
+        async let largeStatuses = Self.send(24, body: large, to: running.url("huge-answer-large-\(spool)-"))
+        async let smallStatuses = Self.send(24, body: small, to: running.url("huge-answer-small-\(spool)-"))
+        let statuses = try await largeStatuses + smallStatuses
+        let peak = try running.peakMiB
+        print("48 stores against 100 MB answers, spool \(spool): peak RSS \(peak) MiB (idle \(running.idleMiB), bound \(running.boundMiB))")
+        #expect(statuses.allSatisfy { $0 == (spool ? 202 : 503) }, "\(statuses)")
+        #expect(peak <= running.boundMiB, "peak RSS \(peak) MiB, idle \(running.idleMiB) MiB, budget \(running.budgetMiB) MiB")
+        #expect(double.requests.filter { $0 == "CompleteMultipartUpload" || $0 == "UploadPart" }.isEmpty)
+        #expect(running.serve.output.contains("ResponseTooLarge"))
+        try await double.stop()
+    }
+
     /// `count` concurrent PUTs of `body`, one connection each; their statuses.
     static func send(_ count: Int, body: ByteBuffer, to base: String) async throws -> [UInt] {
         var configuration = HTTPClient.Configuration()

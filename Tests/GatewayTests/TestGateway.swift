@@ -40,6 +40,7 @@ struct TestGateway: Sendable {
     static func with<T: Sendable>(
         config base: GatewayConfig = TestGateway.config,
         scheme: String = "http",
+        s3 configureS3: (inout S3ClientConfiguration) -> Void = { _ in },
         _ body: (TestGateway) async throws -> T
     ) async throws -> T {
         let directory = NSTemporaryDirectory() + "rg-gateway-\(UUID().uuidString)"
@@ -51,6 +52,7 @@ struct TestGateway: Sendable {
         logger.logLevel = .debug
         var s3 = S3ClientConfiguration()
         s3.retry = RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(10), maxDelay: .milliseconds(50))
+        configureS3(&s3)
         let masterKey = MasterKey.generateEncoded()
         let runtime = try await GatewayBootstrap.open(
             config: config,

@@ -27,6 +27,18 @@ public final class S3Double: Sendable {
         case wrongRegion(String)
         /// Answer 301 PermanentRedirect with `x-amz-bucket-region` (what S3 says to a request sent to the wrong regional host).
         case permanentRedirect(region: String)
+        /// Answer 200 with an XML document of this many bytes, without serving the request; the bytes are sent as
+        /// fast as the client reads them and never held.
+        case hugeAnswer(bytes: Int)
+        /// Answer 200 at once with the head of a 1,000-byte XML document, then one byte a second, without serving
+        /// the request.
+        case trickle
+        /// Serve the request (GetObject), but send all but this many bytes of the body it announced, then close.
+        case shortBody(missing: Int)
+        /// Serve the request (CompleteMultipartUpload), but answer with this ETag.
+        case etag(String)
+        /// Answer 307 Temporary Redirect to the very same URL, without serving the request.
+        case redirectLoop
     }
 
     public struct Stored: Sendable {
@@ -37,6 +49,7 @@ public final class S3Double: Sendable {
 
     private struct State {
         var faults: [(operation: String, fault: Fault)] = []
+        var lasting: [String: Fault] = [:]
         var objects: [String: Stored] = [:]
         var uploads: [String: [Int: Stored]] = [:]
         var uploadHeaders: [String: [(String, String)]] = [:]
@@ -76,6 +89,11 @@ public final class S3Double: Sendable {
         state.withLock { $0.faults.append((operation, fault)) }
     }
 
+    /// Applies `fault` to every request of `operation` from now on (nil: none any more); queued faults go first.
+    public func injectAlways(_ fault: Fault?, into operation: String) {
+        state.withLock { $0.lasting[operation] = fault }
+    }
+
     /// The operations served or refused so far, in order.
     public var requests: [String] { state.withLock { $0.requests } }
 
@@ -85,7 +103,7 @@ public final class S3Double: Sendable {
     public func begin(_ operation: String) -> Fault? {
         state.withLock { state in
             state.requests.append(operation)
-            guard let index = state.faults.firstIndex(where: { $0.operation == operation }) else { return nil }
+            guard let index = state.faults.firstIndex(where: { $0.operation == operation }) else { return state.lasting[operation] }
             return state.faults.remove(at: index).fault
         }
     }
@@ -302,6 +320,32 @@ final class S3DoubleHandler: ChannelInboundHandler, @unchecked Sendable {
                     handler.write(served, method: head.method, context: context)
                 }
                 return
+            case .hugeAnswer(let bytes):
+                let opening = ByteBuffer(string: "<?xml version=\"1.0\"?><InitiateMultipartUploadResult><UploadId>")
+                stream(status: .ok, length: bytes, first: opening, context: context) { count in
+                    ByteBuffer(repeating: UInt8(ascii: "a"), count: count)
+                }
+                return
+            case .trickle:
+                let document = ByteBuffer(string: "<?xml version=\"1.0\"?><CompleteMultipartUploadResult>" + String(repeating: " ", count: 1000))
+                trickle(document.getSlice(at: 0, length: 1000) ?? document, context: context)
+                return
+            case .shortBody(let missing):
+                var served = double.serve(head: head, body: body, operation: operation, query: query, now: Date())
+                let whole = served.body.readableBytes
+                served.headers.removeAll { $0.0.lowercased() == "content-length" }
+                served.headers.append(("Content-Length", String(whole)))
+                served.body = served.body.getSlice(at: served.body.readerIndex, length: max(0, whole - missing)) ?? ByteBuffer()
+                write(served, method: head.method, context: context, thenClose: true)
+                return
+            case .etag(let etag):
+                answer = double.serve(head: head, body: body, operation: operation, query: query, now: Date())
+                if answer.status == .ok {
+                    answer = S3Double.xml("<CompleteMultipartUploadResult><Key>k</Key><ETag>\(etag)</ETag></CompleteMultipartUploadResult>")
+                }
+            case .redirectLoop:
+                let host = head.headers.first(name: "host") ?? "127.0.0.1"
+                answer = S3Double.Answer(status: .temporaryRedirect, headers: [("Location", "http://\(host)\(head.uri)")])
             case .resetAfter, nil:
                 answer = double.serve(head: head, body: body, operation: operation, query: query, now: Date())
             }
@@ -309,7 +353,52 @@ final class S3DoubleHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    func write(_ answer: S3Double.Answer, method: HTTPMethod, context: ChannelHandlerContext) {
+    /// A 200 of `length` bytes: `first`, then chunks from `filler`, each written when the last one was taken.
+    func stream(
+        status: HTTPResponseStatus,
+        length: Int,
+        first: ByteBuffer,
+        context: ChannelHandlerContext,
+        filler: @escaping @Sendable (Int) -> ByteBuffer
+    ) {
+        var headers = HTTPHeaders([("Content-Length", String(length)), ("Content-Type", "application/xml")])
+        headers.add(name: "x-amz-request-id", value: "double-request")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        @Sendable func send(_ chunk: ByteBuffer, remaining: Int) {
+            let (handler, context) = loopBound.value
+            guard context.channel.isActive else { return }
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            let rest = remaining - chunk.readableBytes
+            context.writeAndFlush(handler.wrapOutboundOut(.body(.byteBuffer(chunk))), promise: promise)
+            promise.futureResult.whenSuccess {
+                guard rest > 0 else {
+                    let (handler, context) = loopBound.value
+                    context.writeAndFlush(handler.wrapOutboundOut(.end(nil)), promise: nil)
+                    return
+                }
+                send(filler(min(rest, 64 * 1024)), remaining: rest)
+            }
+        }
+        send(first, remaining: length)
+    }
+
+    /// A 200 announcing `document`, whose bytes follow one a second until the client goes away.
+    func trickle(_ document: ByteBuffer, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders([("Content-Length", String(document.readableBytes)), ("Content-Type", "application/xml")])
+        headers.add(name: "x-amz-request-id", value: "double-request")
+        context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        @Sendable func next(_ offset: Int) {
+            let (handler, context) = loopBound.value
+            guard context.channel.isActive, offset < document.readableBytes, let byte = document.getSlice(at: offset, length: 1) else { return }
+            context.writeAndFlush(handler.wrapOutboundOut(.body(.byteBuffer(byte))), promise: nil)
+            context.eventLoop.scheduleTask(in: .seconds(1)) { next(offset + 1) }
+        }
+        next(0)
+    }
+
+    func write(_ answer: S3Double.Answer, method: HTTPMethod, context: ChannelHandlerContext, thenClose: Bool = false) {
         var headers = HTTPHeaders(answer.headers)
         if !headers.contains(name: "Content-Length") { headers.add(name: "Content-Length", value: String(answer.body.readableBytes)) }
         headers.add(name: "x-amz-request-id", value: "double-request")
@@ -317,6 +406,11 @@ final class S3DoubleHandler: ChannelInboundHandler, @unchecked Sendable {
         if method != .HEAD && answer.body.readableBytes > 0 {
             context.write(wrapOutboundOut(.body(.byteBuffer(answer.body))), promise: nil)
         }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        guard thenClose else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            return
+        }
+        context.flush()
+        context.close(promise: nil)
     }
 }

@@ -35,7 +35,7 @@ public struct AccountInput: Sendable, Hashable {
     }
 
     /// The account after applying this input to `base` (a new account's defaults when nil).
-    func applied(to base: Account) throws(AccountError) -> Account {
+    package func applied(to base: Account) throws(AccountError) -> Account {
         var account = base
         if let name { account.name = name.trimmingCharacters(in: .whitespacesAndNewlines) }
         if let bucket { account.bucket = bucket.trimmingCharacters(in: .whitespaces) }

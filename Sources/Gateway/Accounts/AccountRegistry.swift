@@ -48,7 +48,23 @@ public struct AccountRegistry: Sendable {
 
     /// Creates an account; returns it with its client token (shown this once).
     public func add(accountId: String, _ input: AccountInput) async throws -> (account: Account, token: String) {
-        let time = now()
+        let account = try Self.newAccount(accountId: accountId, input, at: now())
+        guard let secret = input.secretAccessKey else {
+            throw AccountError.invalid(field: "secret_access_key", "is required (give it on standard input)")
+        }
+        let token = ClientToken.generate()
+        let record = AccountRecord(
+            account,
+            sealedSecret: try box.seal(secret, context: account.accountId),
+            tokenHash: ClientToken.hash(token)
+        )
+        guard try await storage.insertAccount(record) else { throw AccountError.duplicate(account.accountId) }
+        return (account, token)
+    }
+
+    /// A new account from `input`, validated, with the defaults for the fields it leaves out (the secret is not checked
+    /// for presence here: `add` requires it).
+    package static func newAccount(accountId: String, _ input: AccountInput, at time: Date) throws(AccountError) -> Account {
         let blank = Account(
             accountId: accountId.trimmingCharacters(in: .whitespaces),
             name: "",
@@ -68,18 +84,7 @@ public struct AccountRegistry: Sendable {
             createdAt: time,
             updatedAt: time
         )
-        let account = try input.applied(to: blank)
-        guard let secret = input.secretAccessKey else {
-            throw AccountError.invalid(field: "secret_access_key", "is required (give it on standard input)")
-        }
-        let token = ClientToken.generate()
-        let record = AccountRecord(
-            account,
-            sealedSecret: try box.seal(secret, context: account.accountId),
-            tokenHash: ClientToken.hash(token)
-        )
-        guard try await storage.insertAccount(record) else { throw AccountError.duplicate(account.accountId) }
-        return (account, token)
+        return try input.applied(to: blank)
     }
 
     public func list() async throws -> [Account] {

@@ -3,11 +3,11 @@ import Hummingbird
 import S3
 
 /// `POST /api/accounts`: the KAZOO account id and the account's fields (see `AccountFields`).
-struct NewAccountRequest: Decodable {
-    var accountId: String
-    var input: AccountInput
+package struct NewAccountRequest: Decodable {
+    package var accountId: String
+    package var input: AccountInput
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let fields = try AccountFields(from: decoder, also: ["account_id"])
         guard let accountId = try fields.string("account_id") else {
             throw AccountError.invalid(field: "account_id", "is required (KAZOO's 32-character account id)")
@@ -18,18 +18,18 @@ struct NewAccountRequest: Decodable {
 }
 
 /// `PATCH /api/accounts/ID`: the fields to change; absent ones stay.
-struct AccountChangeRequest: Decodable {
-    var input: AccountInput
+package struct AccountChangeRequest: Decodable {
+    package var input: AccountInput
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         input = try AccountFields(from: decoder, also: []).input()
     }
 }
 
 /// `POST /api/queue/retry`: exactly one of a row id, an account id or `all: true`.
-struct QueueRetryRequest: Decodable {
-    var id: Int64?
-    var accountId: String?
+package struct QueueRetryRequest: Decodable {
+    package var id: Int64?
+    package var accountId: String?
 
     enum CodingKeys: String, CodingKey {
         case id
@@ -37,7 +37,7 @@ struct QueueRetryRequest: Decodable {
         case all
     }
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try AccountFields.object(decoder, keyedBy: CodingKeys.self)
         id = try? container.decodeIfPresent(Int64.self, forKey: .id)
         accountId = try? container.decodeIfPresent(String.self, forKey: .accountId)

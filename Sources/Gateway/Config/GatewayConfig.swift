@@ -228,6 +228,7 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
 
     /// Refuses values the gateway cannot run with, naming the key.
     public func validate() throws(ConfigError) {
+        try checkRanges()
         guard partSizeBytes >= 5 * 1024 * 1024 else {
             throw ConfigError("part_size_bytes must be at least 5 MiB (5242880): S3 refuses smaller parts")
         }
@@ -286,6 +287,36 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         switch (tlsCertificateFile, tlsKeyFile) {
         case (nil, nil), (.some, .some): break
         default: throw ConfigError("tls_certificate_file and tls_key_file go together: give both for https, or neither")
+        }
+    }
+
+    /// Upper limits far above any real setting, so that the values derived from them (the budget's shares, the
+    /// backoff in milliseconds) cannot overflow: a number too large is refused naming its key, not a crash.
+    func checkRanges() throws(ConfigError) {
+        let tebibyte = 1 << 40
+        let counts: [(String, Int?, Int)] = [
+            ("memory_budget_bytes", memoryBudgetBytes, tebibyte),
+            ("part_size_bytes", partSizeBytes, 5 << 30),
+            ("parallel_parts", parallelParts, 10_000),
+            ("max_concurrent_stores", maxConcurrentStores, 1_000_000),
+            ("max_connections", maxConnections, 1_000_000),
+            ("admission_timeout_seconds", admissionTimeoutSeconds, 86_400),
+            ("body_idle_timeout_seconds", bodyIdleTimeoutSeconds, 86_400),
+            ("max_request_bytes", maxRequestBytes, 5 * tebibyte),
+            ("s3_retry_max_attempts", s3RetryMaxAttempts, 100),
+            ("s3_retry_base_delay_ms", s3RetryBaseDelayMilliseconds, 3_600_000),
+            ("s3_retry_max_delay_ms", s3RetryMaxDelayMilliseconds, 3_600_000),
+            ("shutdown_drain_seconds", shutdownDrainSeconds, 86_400),
+            ("spool_min_free_bytes", spoolMinFreeBytes, 1 << 50),
+            ("spool_quota_bytes", spoolQuotaBytes, 1 << 50),
+            ("replay_concurrency", replayConcurrency, 10_000),
+            ("replay_concurrency_per_account", replayConcurrencyPerAccount, 10_000),
+        ]
+        for (key, value, limit) in counts {
+            if let value, value > limit { throw ConfigError("\(key) must be at most \(limit)") }
+        }
+        for (key, value) in [("replay_base_delay_seconds", replayBaseDelaySeconds), ("replay_max_delay_seconds", replayMaxDelaySeconds)] {
+            guard value.isFinite, value <= 604_800 else { throw ConfigError("\(key) must be at most 604800 (7 days)") }
         }
     }
 

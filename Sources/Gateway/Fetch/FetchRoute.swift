@@ -111,7 +111,13 @@ struct FetchRoute: Sendable {
                 ],
                 body: ResponseBody(contentLength: object.info.size) { writer in
                     _ = slot  // held until the body is written (or the answer dropped)
-                    for try await chunk in object.body { try await writer.write(chunk) }
+                    var sent = 0
+                    for try await chunk in object.body {
+                        sent += chunk.readableBytes
+                        try await writer.write(chunk)
+                    }
+                    // S3 ended early: the connection is closed short of Content-Length, never finished as whole.
+                    guard sent == object.info.size else { throw ProxiedBodyShort(announced: object.info.size, sent: sent) }
                     try await writer.finish(nil)
                 }
             )
@@ -162,4 +168,11 @@ struct FetchRoute: Sendable {
 /// Hands an opened spool reader to the response body's writer task, which alone uses it from then on.
 private struct ReaderHandoff: @unchecked Sendable {
     let reader: SpoolReader
+}
+
+/// S3's answer to a proxied GET ended before the length it announced.
+struct ProxiedBodyShort: Error, CustomStringConvertible {
+    let announced: Int
+    let sent: Int
+    var description: String { "S3 sent \(sent) of the \(announced) bytes it announced" }
 }
