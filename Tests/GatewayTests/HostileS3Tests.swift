@@ -96,6 +96,17 @@ struct HostileS3Tests {
         }
     }
 
+    @Test func aHeadWhileS3FailsIsA503ToTryAgainAndA502WhenS3RefusesIt() async throws {
+        try await Self.with { gateway, double, path in
+            #expect(try await gateway.send(.PUT, path + "head.mp3", body: Array("recording".utf8)).status == 201)
+            double.injectAlways(.error(status: 503, code: "ServiceUnavailable"), into: "HeadObject")
+            let unavailable = try await gateway.send(.HEAD, path + "head.mp3")
+            #expect(unavailable.status == 503 && unavailable.header("retry-after") == "30", "\(unavailable.status)")
+            double.injectAlways(.error(status: 403, code: "AccessDenied"), into: "HeadObject")
+            #expect(try await gateway.send(.HEAD, path + "head.mp3").status == 502)
+        }
+    }
+
     @Test func aProxiedRecordingThatS3EndsShortIsNeverServedAsWhole() async throws {
         try await Self.with(downloadMode: .proxy) { gateway, double, path in
             let body = TestEnvironment.randomBytes(300_000, seed: 403)

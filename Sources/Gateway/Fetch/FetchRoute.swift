@@ -74,6 +74,15 @@ struct FetchRoute: Sendable {
             }
         } catch let error as S3Error {
             logger.error("S3 refused the fetch: \(error)", metadata: ["key": "\(key)", "s3_code": "\(error.code)"])
+            // S3 out of reach or failing for now: try again later. Anything else (credentials, bucket) needs an operator.
+            guard !error.isRetryable else {
+                throw GatewayError(
+                    .serviceUnavailable,
+                    "s3_unavailable",
+                    "the bucket cannot be reached now (\(error)); try again later",
+                    retryAfterSeconds: 30
+                )
+            }
             throw GatewayError(.badGateway, "s3_error", "the bucket did not answer the fetch (\(error))")
         } catch let error as SigV4Error {
             throw GatewayError(.internalServerError, "presign_failed", "cannot presign the URL: \(error)")
