@@ -15,7 +15,7 @@ for the queue to drain and checks:
   - no 5xx but the documented 503s (with Retry-After), no 4xx, every acknowledged recording fetchable.
 Prints the figures and writes them as JSON (--report). Exit status 1 when a check fails.
 Usage: soak.py --binary PATH --rclone PATH [--seconds 120] [--report FILE] [--budget-mib 128]"""
-import argparse, base64, hashlib, http.client, json, os, random, signal, socket, statistics, subprocess, sys
+import argparse, base64, hashlib, http.client, json, os, random, shutil, signal, socket, statistics, subprocess, sys
 import tempfile, threading, time, urllib.parse
 
 parser = argparse.ArgumentParser()
@@ -324,6 +324,13 @@ for segment, digest in acknowledged.items():
         differ.append(segment)
 
 peak_mib = proc("VmHWM")
+# Where the memory is once idle: RSS after the drain, and (with gdb) after glibc hands its free pages back.
+time.sleep(5)
+rss_idle_end = proc("VmRSS")
+rss_after_trim = None
+if shutil.which("gdb"):
+    subprocess.run(["gdb", "-p", str(serve.pid), "-batch", "-ex", "call (int) malloc_trim(0)"], capture_output=True, timeout=120)
+    rss_after_trim = proc("VmRSS")
 warm = min(60, load_seconds / 10)
 window = min(600, (load_seconds - warm) / 3)
 first = [s for s in samples if warm <= s[0] < warm + window]
@@ -342,7 +349,9 @@ report = {
     "acknowledged": len(acknowledged), "landed": len(acknowledged) - len(missing) - len(differ),
     "missing": len(missing), "different": len(differ), "drain_seconds": round(drain_seconds, 1), "queue_depth_at_end": depth,
     "rss_mib": {"idle": round(idle_mib, 1), "peak": round(peak_mib, 1), "bound": round(bound_mib, 1),
-                "first_window": round(rss_first, 1), "last_window": round(rss_last, 1)},
+                "first_window": round(rss_first, 1), "last_window": round(rss_last, 1), "idle_after_drain": round(rss_idle_end, 1),
+                "after_malloc_trim": rss_after_trim and round(rss_after_trim, 1),
+                "every_minute": [round(s[1]) for s in samples[::30]]},
     "fds": {"first_window": fd_first, "last_window": fd_last}, "window_seconds": round(window),
     "serve_exit_status": serve_status, "problems": problems,
 }
