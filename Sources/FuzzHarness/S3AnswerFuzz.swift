@@ -9,7 +9,10 @@ enum S3AnswerFuzz {
         let body = ByteBuffer(bytes: input)
         let text = String(decoding: input, as: UTF8.self)  // what the client reads: invalid UTF-8 repaired
         if let document = S3ErrorDocument(input) {
-            try fuzzCheck(document.code.utf8.count <= text.utf8.count, "an error code longer than its answer")
+            try fuzzCheck(
+                document.code.utf8.count <= text.utf8.count,
+                "an error code of \(document.code.utf8.count) bytes from an answer of \(text.utf8.count): \(document.code.debugDescription)"
+            )
         }
         if let uploadId = S3Answers.uploadId(in: body) { try fuzzCheck(!uploadId.isEmpty, "an empty upload id was read") }
         _ = S3Answers.etag(in: body)

@@ -42,7 +42,8 @@ enum XMLScan {
         var rest = text
         while let amp = rest.firstIndex(of: "&") {
             result += rest[..<amp]
-            guard let semi = rest[amp...].firstIndex(of: ";") else { break }
+            // An '&' without a ';' after it is text (the fuzzer found the text before it written twice here).
+            guard let semi = rest[amp...].firstIndex(of: ";") else { return result + rest[amp...] }
             let entity = rest[rest.index(after: amp)..<semi]
             switch entity {
             case "amp": result += "&"

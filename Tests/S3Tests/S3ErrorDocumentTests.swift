@@ -33,6 +33,12 @@ struct S3ErrorDocumentTests {
     }
 
     /// CompleteMultipartUpload can answer 200 with an error document; a real result is not one.
+    /// Found by the s3-xml fuzz target: the text before an '&' with no ';' after it came out twice.
+    @Test func anAmpersandWithoutASemicolonIsTextAndNothingIsRepeated() throws {
+        let document = try #require(S3ErrorDocument(Array("<Error><Code>A&amp;B &#65; C & D</Code></Error>".utf8)))
+        #expect(document.code == "A&B A C & D")
+    }
+
     @Test func aResultIsNotAnErrorDocument() {
         let result = """
             <?xml version="1.0" encoding="UTF-8"?>
