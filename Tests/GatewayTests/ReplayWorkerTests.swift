@@ -205,7 +205,9 @@ struct ReplayWorkerTests {
             try await Self.queue(storage, Self.a, 30)
             ledger.replaysDue.signal()
             // Every row fails once and waits ten minutes (the backoff here).
-            #expect(try await eventually(120) { try await storage.uploads(accountId: Self.a).allSatisfy { $0.attempts == 1 && $0.state == .pending } })
+            #expect(
+                try await eventually(120) { try await storage.uploads(accountId: Self.a).allSatisfy { $0.attempts == 1 && $0.state == .pending } }
+            )
             up.store(true, ordering: .relaxed)
             // One new row, due now, lands; the 30 held back go with it rather than in ten minutes.
             try await Self.queue(storage, Self.a, 1)
