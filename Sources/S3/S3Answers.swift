@@ -7,18 +7,18 @@ public import NIOCore
 package enum S3Answers {
     /// CreateMultipartUpload's upload id; nil when there is none.
     package static func uploadId(in body: ByteBuffer) -> String? {
-        guard let uploadId = XMLScan.string("UploadId", in: Substring(String(buffer: body))), !uploadId.isEmpty else { return nil }
+        guard let uploadId = XMLScan.string("UploadId", in: text(of: body)), !uploadId.isEmpty else { return nil }
         return uploadId
     }
 
     /// CompleteMultipartUpload's ETag, when the answer has one.
     package static func etag(in body: ByteBuffer) -> String? {
-        XMLScan.string("ETag", in: Substring(String(buffer: body)))
+        XMLScan.string("ETag", in: text(of: body))
     }
 
     /// One page of ListObjectsV2.
     package static func objectList(in body: ByteBuffer) -> ObjectList {
-        let text = Substring(String(buffer: body))
+        let text = text(of: body)
         let objects = XMLScan.elements("Contents", in: text).map { contents in
             ObjectList.Entry(
                 key: XMLScan.string("Key", in: contents) ?? "",
@@ -28,6 +28,9 @@ package enum S3Answers {
         }
         return ObjectList(objects: objects, isTruncated: XMLScan.string("IsTruncated", in: text) == "true")
     }
+
+    /// An answer's text (invalid UTF-8 repaired), as the scanner reads it.
+    static func text(of body: ByteBuffer) -> Substring { Substring(String(buffer: body)) }
 
     /// The part count at the end of a multipart ETag (`"<32 hex>-N"`, as AWS and most S3 stores give it); nil for
     /// any other form, which says nothing about the parts.
