@@ -222,8 +222,8 @@ def fetch(rng, segment, method):
             location = urllib.parse.urlsplit(headers["location"])
             try:
                 redirected, _, data = request("GET", location.path + "?" + location.query, target_port=location.port)
-            except OSError:
-                return  # S3 was cut off in between
+            except (OSError, http.client.HTTPException):
+                return  # S3 was cut off in between (before or during S3's answer: IncompleteRead)
             if redirected == 200 and hashlib.sha256(data).hexdigest() != acknowledged[segment]:
                 problem(f"GET {segment}: S3's bytes differ")
             count(f"s3-get {redirected}")

@@ -48,7 +48,8 @@ public struct GatewayRuntime: Sendable {
         try ConnectionCheck.forAccount(accountId, in: directory)
     }
 
-    /// The services `serve` runs: the server, the admin listener, the account poller and the replay worker.
+    /// The services `serve` runs: the server, the admin listener, the account poller, the allocator's trim and the
+    /// replay worker.
     func services(
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in },
         onAdminRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
@@ -81,6 +82,7 @@ public struct GatewayRuntime: Sendable {
                 onServerRunning: onAdminRunning
             ),
             AccountDirectoryRefresher(directory: directory),
+            FreeMemoryReturner(),
             ReplayWorker(
                 replayer: replayer,
                 limits: ReplayLimits(concurrency: config.replayConcurrency, perAccount: config.replayPerAccount),
