@@ -66,7 +66,7 @@ port=$(free_port)
 # Writes $work/config.json for a serve on $port with spool_enabled $1 and the further "key": value pairs in $2.
 write_config() {
   cat >"$work/config.json" <<JSON
-{"listen": "127.0.0.1:$port", "admin_listen": "127.0.0.1:0", "public_base_url": "https://recordings.example.com", "data_dir": "$work/data",
+{"listen": "127.0.0.1:$port", "admin_listen": "127.0.0.1:${admin_port:-0}", "public_base_url": "https://recordings.example.com", "data_dir": "$work/data",
  "log_level": "${RG_LOG_LEVEL:-warning}", "spool_enabled": $1, "spool_min_free_bytes": 0${2:+, $2}}
 JSON
 }

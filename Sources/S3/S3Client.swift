@@ -4,6 +4,7 @@ public import Foundation
 public import Logging
 public import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// The S3 operations the gateway needs, for one bucket with one account's credentials.
 ///
@@ -53,6 +54,11 @@ public struct S3Client: Sendable {
         // own retrying would hold every request until its deadline (20 s) while S3 is down.
         http.connectionPool.retryConnectionEstablishment = false
         http.httpVersion = .http1Only
+        if !configuration.trustedCertificateFiles.isEmpty {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.additionalTrustRoots = configuration.trustedCertificateFiles.map { .file($0) }
+            http.tlsConfiguration = tls
+        }
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
     }
 

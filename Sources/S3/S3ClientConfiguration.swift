@@ -17,6 +17,8 @@ public struct S3ClientConfiguration: Sendable {
     public var sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
     /// A uniform random number in 0...1, for backoff jitter.
     public var random: @Sendable () -> Double = { Double.random(in: 0...1) }
+    /// PEM files of certificates trusted for S3 endpoints besides the system's (`s3_ca_file`).
+    public var trustedCertificateFiles: [String] = []
     /// Told each operation's outcome and duration, and each retry (metrics).
     public var observer: (any S3Observer)?
 

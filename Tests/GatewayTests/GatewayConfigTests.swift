@@ -54,6 +54,8 @@ struct GatewayConfigValidationTests {
         #expect(message(#"{"presign_expiry_seconds": 0}"#).contains("presign_expiry_seconds"))
         #expect(message(#"{"tls_certificate_file": "/a.pem"}"#).contains("tls_key_file"))
         #expect(message(#"{"public_base_url": "gw.example.com"}"#).contains("public_base_url"))
+        #expect(message(#"{"s3_ca_file": "/nonexistent/ca.pem"}"#).contains("s3_ca_file"))
+        #expect(message(#"{"s3_ca_file": "/etc/hostname"}"#).contains("PEM"))
         #expect(message(#"{"parallel_parts": "four"}"#).contains("parallel_parts"))
         #expect(message(#"{"log_level": "loud"}"#).contains("log_level"))
         #expect(message(#"{"max_request_bytes": 1000}"#).isEmpty)

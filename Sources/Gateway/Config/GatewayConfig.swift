@@ -22,6 +22,8 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
     public var tlsCertificateFile: String? = nil
     /// PEM private key for `tlsCertificateFile`.
     public var tlsKeyFile: String? = nil
+    /// PEM certificates trusted for S3 endpoints besides the system's (a private CA of an S3-compatible store).
+    public var s3CAFile: String? = nil
     /// Bytes buffered for all uploads together.
     public var memoryBudgetBytes: Int = 256 * 1024 * 1024
     /// Multipart part size (at least 5 MiB).
@@ -88,6 +90,7 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         case masterKeyFile = "master_key_file"
         case tlsCertificateFile = "tls_certificate_file"
         case tlsKeyFile = "tls_key_file"
+        case s3CAFile = "s3_ca_file"
         case memoryBudgetBytes = "memory_budget_bytes"
         case partSizeBytes = "part_size_bytes"
         case parallelParts = "parallel_parts"
@@ -129,6 +132,7 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         config.masterKeyFile = try container.decodeIfPresent(String.self, forKey: .masterKeyFile)
         config.tlsCertificateFile = try container.decodeIfPresent(String.self, forKey: .tlsCertificateFile)
         config.tlsKeyFile = try container.decodeIfPresent(String.self, forKey: .tlsKeyFile)
+        config.s3CAFile = try container.decodeIfPresent(String.self, forKey: .s3CAFile)
         try read(.memoryBudgetBytes, into: &config.memoryBudgetBytes)
         try read(.partSizeBytes, into: &config.partSizeBytes)
         try read(.parallelParts, into: &config.parallelParts)
@@ -287,6 +291,12 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         switch (tlsCertificateFile, tlsKeyFile) {
         case (nil, nil), (.some, .some): break
         default: throw ConfigError("tls_certificate_file and tls_key_file go together: give both for https, or neither")
+        }
+        if let s3CAFile {
+            let pem = (try? String(contentsOfFile: s3CAFile, encoding: .utf8)) ?? ""
+            guard pem.contains("-----BEGIN CERTIFICATE-----") else {
+                throw ConfigError("s3_ca_file \(s3CAFile) must be a readable PEM file of certificates (-----BEGIN CERTIFICATE-----)")
+            }
         }
     }
 

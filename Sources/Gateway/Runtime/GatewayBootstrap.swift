@@ -109,6 +109,7 @@ public enum GatewayBootstrap {
         let metrics = GatewayMetrics()
         var s3 = s3Configuration ?? S3ClientConfiguration()
         if s3Configuration == nil { s3.retry = config.retryPolicy }
+        if let ca = config.s3CAFile { s3.trustedCertificateFiles = [ca] }
         s3.observer = metrics
         let http = S3Client.makeHTTPClient(configuration: s3)
         let directory = AccountDirectory(registry: registry, http: http, s3Configuration: s3, logger: logger)
