@@ -98,7 +98,7 @@ if wants outage; then
   echo "queue empty $(python3 -c "print(round($(date +%s.%N) - $restored, 1))") s after S3 came back"
   echo "every recording of the run fetched back through the gateway and compared:"
   run_load outage-verify --storage-url "$outage_url" --account-id "$outage_account" --calls-per-second "$rate" \
-    --duration-seconds "$outage_seconds" --fetch-share 0 --verify-only | sed -n 2p
+    --duration-seconds "$outage_seconds" --fetch-share 0 --verify-only | sed -n 3p
 fi
 stop_serve
 

@@ -4,7 +4,7 @@ then against rclone directly, checking the harness itself:
   - its counts equal what landed: as many objects in the bucket as stores it counts ok, with as many bytes;
   - every fetch it made came back and compared equal, and a fetch really compares: with one byte of every
     stored object flipped in the bucket, --verify-only counts every recording mismatched;
-  - its JSON has the documented fields;
+  - its JSON has the documented fields, and compare mode flags a figure 30% worse than a baseline;
   - its HTML report opens in headless chromium without script errors, with every chart drawn.
 Usage: kazoo-load-check.py --binary GATEWAY --kazoo-load HARNESS --rclone RCLONE [--screenshots DIR]
 Exit status 1 when a check fails. Servers are stopped by their PIDs."""
@@ -160,6 +160,22 @@ try:
     check(direct["stores"]["ok"] == direct["stores"]["attempted"] == len(direct_landed) > 5,
           f"direct mode: every presigned PUT landed ({len(direct_landed)} of {direct['stores']['attempted']})")
     check(direct["fetches"]["ok"] > 2 and direct["fetches"]["mismatched"] == 0, "direct mode: presigned GETs compare equal")
+
+    # Compare mode: a baseline made from the run, the run against it (no regression), then the run with its store
+    # p99 30% worse (flagged, exit status 1).
+    baseline = os.path.join(work, "baseline.json")
+    subprocess.run([args.kazoo_load, "compare", "--write", "--baseline", baseline, os.path.join(work, "gateway.json")],
+                   check=True, capture_output=True)
+    same = subprocess.run([args.kazoo_load, "compare", "--baseline", baseline, os.path.join(work, "gateway.json")],
+                          capture_output=True, text=True)
+    worse_report = dict(report, stores=dict(report["stores"], latency_ms=dict(report["stores"]["latency_ms"])))
+    worse_report["stores"]["latency_ms"]["p99"] = report["stores"]["latency_ms"]["p99"] * 1.3 + 1
+    json.dump(worse_report, open(os.path.join(work, "worse.json"), "w"))
+    worse = subprocess.run([args.kazoo_load, "compare", "--baseline", baseline, os.path.join(work, "worse.json")],
+                           capture_output=True, text=True)
+    check(same.returncode == 0 and "REGRESSION" not in same.stdout, "compare: the run against its own baseline flags nothing")
+    flagged = next((line for line in worse.stdout.splitlines() if "REGRESSION" in line), "")
+    check(worse.returncode == 1 and "stores.latency_ms.p99" in flagged, f"compare: a store p99 30% worse is flagged and exits 1 ({flagged.strip()})")
 
     # The HTML report in a real browser.
     browser = headless_browser.Browser()

@@ -72,9 +72,8 @@ struct Compare: AsyncParsableCommand {
                 guard let was = figures[figure.name] else { continue }
                 let verdict = Self.verdict(was: was, now: figure.value, higherIsBetter: figure.higherIsBetter, threshold: threshold)
                 if verdict.hasPrefix("REGRESSION") { regressions += 1 }
-                print(
-                    String(format: "  %-26@ baseline %10.2f  now %10.2f  %@", figure.name as NSString, was, figure.value, verdict as NSString)
-                )
+                let name = figure.name.padding(toLength: 26, withPad: " ", startingAt: 0)
+                print("  \(name)" + String(format: " baseline %10.2f  now %10.2f  ", was, figure.value) + verdict)
             }
         }
         print(regressions == 0 ? "no figure worse by more than \(threshold)%" : "\(regressions) figures worse by more than \(threshold)%")

@@ -11,7 +11,7 @@ struct LoadRunner: Sendable {
     let client: HTTPClient
     let recorder: Recorder
     let gatewayPid: Int32?
-    /// No stores: fetch every recording of the plan at its time (a run that stored them, same options and seed).
+    /// No stores: fetch every recording of the plan, 16 at a time (a run that stored them, same options and seed).
     var verifyOnly = false
     /// How long one request may take, head to last byte.
     var requestTimeout: TimeAmount = .minutes(15)
@@ -33,6 +33,14 @@ struct LoadRunner: Sendable {
                 }
             }
             await withTaskGroup(of: Void.self) { calls in
+                if verifyOnly {
+                    // Not on the schedule: every recording at once, 16 at a time.
+                    for (index, call) in plan.enumerated() {
+                        if index >= 16 { await calls.next() }
+                        calls.addTask { await self.fetch(call, due: clock.now, clock: clock, start: start) }
+                    }
+                    return
+                }
                 for call in plan {
                     let due = start + .nanoseconds(Int64(call.at * 1e9))
                     try? await clock.sleep(until: due)
@@ -53,7 +61,6 @@ struct LoadRunner: Sendable {
     }
 
     private func perform(_ call: PlannedCall, due: ContinuousClock.Instant, clock: ContinuousClock, start: ContinuousClock.Instant) async {
-        if verifyOnly { return await fetch(call, due: due, clock: clock, start: start) }
         guard await store(call, due: due, clock: clock, start: start), let after = call.fetchAfter else { return }
         let fetchDue = clock.now + .nanoseconds(Int64(after * 1e9))
         try? await clock.sleep(until: fetchDue)
