@@ -123,7 +123,7 @@ try:
     for name in ["stores.ok", "stores.failed", "stores.attempted", "stores.per_second", "stores.answers", "stores.latency_ms.p50",
                  "stores.latency_ms.p90", "stores.latency_ms.p99", "stores.latency_ms.p999", "stores.latency_ms.max",
                  "fetches.ok", "fetches.failed", "fetches.mismatched", "fetches.latency_ms.p99", "bytes_stored", "mib_per_second",
-                 "rss_mib.peak", "rss_mib.start", "cpu_seconds", "cpu_cores", "series", "process"]:
+                 "rss_mib.peak", "rss_mib.start", "rss_mib.hwm", "cpu_seconds", "cpu_cores", "series", "process"]:
         check(field(report, name) is not None, f"the JSON has {name}")
     stored = report["stores"]["ok"]
     check(stored > 20 and stored == report["stores"]["attempted"] and report["stores"]["failed"] == 0,

@@ -29,7 +29,7 @@ enum HTMLReport {
         ]
         if !report.process.isEmpty {
             let p = report.process
-            charts.append(chart("Gateway RSS (MiB)", [Line(name: "RSS", color: "#e6ab02", points: p.map { ($0.seconds, $0.rssMiB) })]))
+            charts.append(chart("Gateway RSS (MiB)", [Line(name: "RSS", color: "#e6ab02", points: p.map { ($0.seconds, $0.rssMib) })]))
             let cpu = zip(p, p.dropFirst()).map { a, b in (b.seconds, (b.cpuSeconds - a.cpuSeconds) / max(b.seconds - a.seconds, 0.001) * 100) }
             charts.append(chart("Gateway CPU (% of one core)", [Line(name: "CPU", color: "#a6761d", points: cpu)]))
         }

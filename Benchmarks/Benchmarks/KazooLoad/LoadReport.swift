@@ -36,8 +36,11 @@ struct LoadReport: Codable, Sendable {
 
     struct Memory: Codable, Sendable {
         var start: Double
+        /// The highest resident memory during this run.
         var peak: Double
         var end: Double
+        /// VmHWM at the end: the process's peak since it started (earlier runs against it included).
+        var hwm: Double
     }
 
     /// One point of the charts: a window of `window_seconds`.
@@ -120,11 +123,10 @@ struct LoadReport: Codable, Sendable {
         bytesFetched = state.bytesFetched
         mibPerSecond = (Double(state.bytesSent) / 1_048_576 / max(elapsed, 0.001) * 100).rounded() / 100
         if let first = samples.first, let last = samples.last {
-            rssMib = Memory(
-                start: first.rssMiB.rounded(),
-                peak: (samples.map(\.peakMiB).max() ?? 0).rounded(),
-                end: last.rssMiB.rounded()
-            )
+            // VmHWM is the process's peak since it started: this run's own when it rose during the run, else the
+            // highest VmRSS sampled (once a second) is the run's peak.
+            let peak = last.peakMib > first.peakMib ? last.peakMib : samples.map(\.rssMib).max() ?? 0
+            rssMib = Memory(start: first.rssMib.rounded(), peak: peak.rounded(), end: last.rssMib.rounded(), hwm: last.peakMib.rounded())
             let cpu = last.cpuSeconds - first.cpuSeconds
             cpuSeconds = (cpu * 100).rounded() / 100
             cpuCores = (cpu / max(last.seconds - first.seconds, 0.001) * 100).rounded() / 100

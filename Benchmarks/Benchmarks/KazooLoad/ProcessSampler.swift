@@ -4,8 +4,8 @@ import Foundation
 /// seconds (user + system) used since it started.
 struct ProcessSample: Sendable, Codable {
     var seconds: Double
-    var rssMiB: Double
-    var peakMiB: Double
+    var rssMib: Double
+    var peakMib: Double
     var cpuSeconds: Double
 
     static func read(pid: Int32, at seconds: Double) -> ProcessSample? {
@@ -25,6 +25,6 @@ struct ProcessSample: Sendable, Codable {
             let rss = kib("VmRSS"), let peak = kib("VmHWM")
         else { return nil }
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        return ProcessSample(seconds: seconds, rssMiB: rss / 1024, peakMiB: peak / 1024, cpuSeconds: (user + system) / ticks)
+        return ProcessSample(seconds: seconds, rssMib: rss / 1024, peakMib: peak / 1024, cpuSeconds: (user + system) / ticks)
     }
 }
