@@ -374,6 +374,9 @@ failed = [name for name, ok in checks.items() if not ok]
 for name, ok in checks.items():
     print(("ok      " if ok else "FAILED  ") + name)
 if failed:
+    # The logs and the database stay for a look; the bucket and the spool (gigabytes after a long run) do not.
+    shutil.rmtree(os.path.join(work, "s3"), ignore_errors=True)
+    shutil.rmtree(os.path.join(work, "data", "spool"), ignore_errors=True)
     print(f"logs kept in {work}")
     sys.exit(1)
 subprocess.run(["rm", "-rf", work])
