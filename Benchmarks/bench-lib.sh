@@ -32,9 +32,12 @@ add_bench_account() {
     python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 }
 
-# Waits until the gateway on port $1 answers /healthz.
+# Waits until the gateway on port $1 answers /healthz (over http, or https with tls_certificate_file).
 wait_for_gateway() {
-  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$1/healthz" >/dev/null && return 0; sleep 0.1; done
+  for _ in $(seq 1 100); do
+    { curl -fs "http://127.0.0.1:$1/healthz" || curl -fsk "https://127.0.0.1:$1/healthz"; } >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
   return 1
 }
 

@@ -106,13 +106,7 @@ if wants tls-gateway; then
   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/gw.key" -out "$work/gw.crt" -days 1 -subj /CN=127.0.0.1 \
     -addext subjectAltName=IP:127.0.0.1 2>/dev/null
   echo "== tls-gateway: $rate calls/s over https to the gateway"
-  start_serve_tls() {
-    write_config true "\"tls_certificate_file\": \"$work/gw.crt\", \"tls_key_file\": \"$work/gw.key\""
-    RG_MASTER_KEY= "$bin" serve --config "$work/config.json" >"$work/serve.log" 2>&1 &
-    serve_pid=$!
-    for _ in $(seq 1 100); do curl -fsk "https://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-  }
-  start_serve_tls
+  start_serve true "\"tls_certificate_file\": \"$work/gw.crt\", \"tls_key_file\": \"$work/gw.key\""
   url="https://127.0.0.1:$port/k/$token" gateway_load tls-gateway --calls-per-second "$rate" --duration-seconds "$duration" --insecure
   stop_serve
 fi

@@ -15,24 +15,22 @@ enum LoadTarget: Sendable {
         return "direct-s3"
     }
 
-    /// The store request for `call`, its body produced as it is sent, and the body's length.
+    /// The store request for `call`, its body produced as it is sent, and the body's length. S3 itself is sent
+    /// the recording raw, whatever form KAZOO would have used.
     func store(_ call: PlannedCall) throws -> (HTTPClientRequest, Int) {
+        let url: String
+        let body: StoreBody
         switch self {
         case .gateway(let storageURL):
-            let body = StoreBody(call: call, form: call.form)
-            var request = HTTPClientRequest(url: Self.trimmed(storageURL) + "/" + call.segment)
-            request.method = .PUT
-            request.headers.add(name: "Content-Type", value: body.contentType)
-            request.body = body.httpBody
-            return (request, body.length)
+            (url, body) = (Self.trimmed(storageURL) + "/" + call.segment, StoreBody(call: call, form: call.form))
         case .directS3:
-            let body = StoreBody(call: call, form: .raw)
-            var request = HTTPClientRequest(url: try presigned("PUT", call))
-            request.method = .PUT
-            request.headers.add(name: "Content-Type", value: body.contentType)
-            request.body = body.httpBody
-            return (request, body.length)
+            (url, body) = (try presigned("PUT", call), StoreBody(call: call, form: .raw))
         }
+        var request = HTTPClientRequest(url: url)
+        request.method = .PUT
+        request.headers.add(name: "Content-Type", value: body.contentType)
+        request.body = body.httpBody
+        return (request, body.length)
     }
 
     /// The fetch KAZOO makes: the stored URL, the segment again, and the document's metadata as the query.

@@ -33,12 +33,11 @@ struct SyntheticAudio: Sendable {
             let skipWords = (offset - blockStart) / 8
             for _ in 0..<skipWords { _ = generator.next() }
             var position = blockStart + skipWords * 8
+            // A word's bytes least significant first, appended a word at a time (not byte by byte).
             while position < end {
-                let word = generator.next()
-                for shift in stride(from: 0, to: 64, by: 8) where position < end {
-                    if position >= offset { out.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
-                    position += 1
-                }
+                let word = generator.next().littleEndian
+                withUnsafeBytes(of: word) { raw in out.append(contentsOf: raw[(max(offset, position) - position)..<min(end - position, 8)]) }
+                position += 8
             }
             offset = end
         }
