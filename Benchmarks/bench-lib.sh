@@ -13,7 +13,7 @@ fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
-# Starts `rclone serve s3` on $work/s3 (bucket `bench`); sets s3_port and secret, adds its pid to pids.
+# Starts `rclone serve s3` on $work/s3 (bucket `bench`); sets s3_port, secret and s3_pid, adds its pid to pids.
 start_rclone() {
   local rclone
   rclone=$(command -v rclone || python3 -c 'import sysconfig,os; print(os.path.join(sysconfig.get_path("scripts"), "rclone"))')
@@ -21,7 +21,8 @@ start_rclone() {
   secret=$(python3 -c 'import secrets; print(secrets.token_hex(20))')
   mkdir -p "$work/s3/bench"
   "$rclone" serve s3 --addr "127.0.0.1:$s3_port" --auth-key "BENCHKEY,$secret" "$work/s3" >"$work/rclone.log" 2>&1 &
-  pids+=($!)
+  s3_pid=$!
+  pids+=("$s3_pid")
 }
 
 # Adds the benchmark account on that rclone to the configuration $1; sets account and token.
@@ -103,13 +104,18 @@ timed_stores() {
   shift 4
   local args=()
   for i in $(seq 1 "$count"); do args+=(-T "$work/small.mp3" -o /dev/null "$prefix$i.mp3"); done
-  local start end
+  local start end s3cpu0=0 s3cpu1=0 cpu0=0 cpu1=0
+  [ -n "${s3_pid:-}" ] && s3cpu0=$(process_cpu_seconds "$s3_pid")
+  [ -n "$serve_pid" ] && cpu0=$(process_cpu_seconds "$serve_pid")
   start=$(date +%s.%N)
   curl -sS --no-progress-meter --parallel --parallel-max "$in_flight" -w '%{http_code} %{time_total}\n' "$@" "${args[@]}" >"$work/times"
   end=$(date +%s.%N)
-  python3 - "$label" "$start" "$end" "$work/times" "$work/rate" <<'PY'
+  [ -n "${s3_pid:-}" ] && s3cpu1=$(process_cpu_seconds "$s3_pid")
+  [ -n "$serve_pid" ] && cpu1=$(process_cpu_seconds "$serve_pid")
+  python3 - "$label" "$start" "$end" "$work/times" "$work/rate" "$(python3 -c "print($s3cpu1 - $s3cpu0)")" "$(python3 -c "print($cpu1 - $cpu0)")" <<'PY'
 import sys
 label, start, end, path, rate_path = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
+s3_cpu, gateway_cpu = float(sys.argv[6]), float(sys.argv[7])
 rows = [line.split() for line in open(path) if line.strip()]
 codes = {}
 for code, _ in rows:
@@ -118,6 +124,9 @@ times = sorted(float(t) * 1000 for _, t in rows)
 pick = lambda q: times[min(len(times) - 1, int(q * len(times)))]
 rate = len(rows) / (end - start)
 open(rate_path, "w").write(f"{rate:.1f}")
-print(f"{label:34s} {rate:7.1f} stores/s  p50 {pick(0.5):6.1f} ms  p99 {pick(0.99):6.1f} ms  answers {codes}")
+parts = [f"S3 {s3_cpu * 1000 / len(rows):.2f} ms"] if s3_cpu else []
+parts += [f"gateway {gateway_cpu * 1000 / len(rows):.2f} ms"] if gateway_cpu else []
+cpu = f"  CPU per store: {', '.join(parts)}" if parts else ""
+print(f"{label:34s} {rate:7.1f} stores/s  p50 {pick(0.5):6.1f} ms  p99 {pick(0.99):6.1f} ms  answers {codes}{cpu}")
 PY
 }

@@ -18,23 +18,27 @@ direct="http://127.0.0.1:$s3_port/bench"
 sigv4=(--aws-sigv4 "aws:amz:us-east-1:s3" --user "BENCHKEY:$secret")
 echo "config.example.json's budget and parts; $(nproc) cores shared by curl, the gateway and rclone"
 
-# $1: label; the rest: curl arguments for one upload of big.mp3. Prints MiB/s (and the gateway's CPU and peak RSS).
+# $1: label; the rest: curl arguments for one upload of big.mp3. Prints MiB/s, S3's (rclone's) CPU, and the
+# gateway's CPU and peak RSS: on a machine whose cores the three share, every CPU-second counts.
 one_store() {
   local label=$1
   shift
-  local cpu0=0
+  local cpu0=0 s3cpu0
+  s3cpu0=$(process_cpu_seconds "$s3_pid")
   [ -n "$serve_pid" ] && cpu0=$(process_cpu_seconds "$serve_pid")
   local out
   out=$(curl -sS -o /dev/null -w '%{http_code} %{time_total}' -T "$work/big.mp3" "$@")
   read -r code seconds <<<"$out"
   local rate
   rate=$(python3 -c "print(round($size_mib / $seconds, 1))")
+  local s3cpu
+  s3cpu=$(python3 -c "print($(process_cpu_seconds "$s3_pid") - $s3cpu0)")
   if [ -n "$serve_pid" ]; then
     local cpu1
     cpu1=$(process_cpu_seconds "$serve_pid")
-    printf '%-22s %s  %6.1f MiB/s  gateway CPU %.2f s  peak RSS %s MiB\n' "$label" "$code" "$rate" "$(python3 -c "print($cpu1 - $cpu0)")" "$(process_peak_rss_mib "$serve_pid")"
+    printf '%-22s %s  %6.1f MiB/s  S3 CPU %5.2f s  gateway CPU %.2f s  peak RSS %s MiB\n' "$label" "$code" "$rate" "$s3cpu" "$(python3 -c "print($cpu1 - $cpu0)")" "$(process_peak_rss_mib "$serve_pid")"
   else
-    printf '%-22s %s  %6.1f MiB/s\n' "$label" "$code" "$rate"
+    printf '%-22s %s  %6.1f MiB/s  S3 CPU %5.2f s\n' "$label" "$code" "$rate" "$s3cpu"
   fi
   echo "$rate" >"$work/rate-$label"
 }

@@ -55,6 +55,8 @@ public final class Spool: Sendable {
     /// Seals each spool file's own data key.
     public let masterKey: SymmetricKey
     public let usage: SpoolUsage
+    /// Files of finished stores, kept to be written over (`SpoolFilePool`); not counted in `usage`.
+    public let pool: SpoolFilePool
     let logger: Logger
     private let lockDescriptor: Int32
 
@@ -81,6 +83,12 @@ public final class Spool: Sendable {
         } else {
             lockDescriptor = -1
         }
+        SpoolFilePool.removeLeftovers(in: settings.directory)
+        pool = SpoolFilePool(
+            directory: settings.directory,
+            maximumFiles: Self.keptFiles,
+            maximumBytes: settings.quotaBytes > 0 ? min(Self.keptBytes, settings.quotaBytes / 4) : Self.keptBytes
+        )
         var used = 0
         for name in Self.spoolFiles(in: settings.directory) {
             used += Self.fileSize(settings.directory + "/" + name)
@@ -90,18 +98,33 @@ public final class Spool: Sendable {
 
     deinit { if lockDescriptor >= 0 { close(lockDescriptor) } }
 
+    /// At most this many finished stores' files are kept to be written over, holding at most `keptBytes`
+    /// (a quarter of `spool_quota_bytes` when that is less).
+    static let keptFiles = 64
+    static let keptBytes = 256 * 1024 * 1024
+
     public func path(_ file: String) -> String { settings.directory + "/" + file }
 
     /// A new spool file for a store, or nil (with a log line saying why) when stores are not spooled now.
     public func begin(header: SpoolFile.Header) -> SpoolWriter? {
         guard settings.enabled else { return nil }
-        let status = status()
+        var status = status()
+        if status.problem != nil, pool.removeAll() > 0 {
+            // The kept files hold disk space the spool needs now.
+            status = self.status()
+        }
         if let problem = status.problem {
             logger.warning("not spooling this store: \(problem); it is acknowledged only if S3 takes it")
             return nil
         }
         do {
-            return try SpoolWriter(path: path(UUID().uuidString.lowercased() + ".spool"), masterKey: masterKey, header: header, usage: usage)
+            return try SpoolWriter(
+                path: path(UUID().uuidString.lowercased() + ".spool"),
+                masterKey: masterKey,
+                header: header,
+                usage: usage,
+                pool: pool
+            )
         } catch {
             logger.warning("not spooling this store: \(error); it is acknowledged only if S3 takes it")
             return nil

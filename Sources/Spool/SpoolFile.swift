@@ -76,17 +76,27 @@ public final class SpoolWriter {
     var size = 0
     var pending: [UInt8] = []
     let usage: SpoolUsage?
+    /// Where the file goes when its store is over (`discard`), to be written over by a later store.
+    let pool: SpoolFilePool?
     /// Bytes this file holds on disk (charged to `usage`).
     public private(set) var fileBytes = 0
+    /// Where the next write goes: the file's bytes are written from its start, in order.
+    var position = 0
+    /// The size of the kept file this one was made from (its bytes past `position` are a former store's).
+    let formerSize: Int
+    /// A write failed (disk full, quota): the file is unlinked, not kept.
+    var failed = false
 
     /// Creates `path` (mode 0600, never over an existing file) and writes the prelude and header; the
-    /// file's bytes are charged to `usage`, whose quota a write may not pass.
-    public init(path: String, masterKey: SymmetricKey, header: SpoolFile.Header, usage: SpoolUsage? = nil) throws {
+    /// file's bytes are charged to `usage`, whose quota a write may not pass. With a `pool`, a kept file is
+    /// taken and renamed to `path` instead, and written over from its start.
+    public init(path: String, masterKey: SymmetricKey, header: SpoolFile.Header, usage: SpoolUsage? = nil, pool: SpoolFilePool? = nil) throws {
         self.usage = usage
         self.masterKey = masterKey
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw SpoolWriteError(path: path, errno: errno) }
+        self.pool = pool
+        let (descriptor, formerSize) = try Self.openFile(path, pool: pool)
         self.descriptor = descriptor
+        self.formerSize = formerSize
         self.path = path
         self.key = SymmetricKey(size: .bits256)
         do {
@@ -103,6 +113,23 @@ public final class SpoolWriter {
             unlink(path)
             throw error
         }
+    }
+
+    /// A kept file from `pool` moved to `path` (linked, so never over an existing file), else a new one.
+    static func openFile(_ path: String, pool: SpoolFilePool?) throws -> (descriptor: Int32, formerSize: Int) {
+        if let pool, let kept = pool.take() {
+            let keptPath = pool.directory + "/" + kept.name
+            let linked = link(keptPath, path) == 0
+            unlink(keptPath)
+            if linked {
+                let descriptor = open(path, O_WRONLY | O_CLOEXEC)
+                if descriptor >= 0 { return (descriptor, kept.size) }
+                unlink(path)
+            }
+        }
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw SpoolWriteError(path: path, errno: errno) }
+        return (descriptor, 0)
     }
 
     /// Appends object bytes. Nothing is hashed here: on the fast path (S3 took the object) the file is
@@ -141,6 +168,11 @@ public final class SpoolWriter {
     public func finish(durable: Bool) throws -> (size: Int, checksum: String) {
         defer { closeOnce() }
         if !pending.isEmpty { try writeRecord(.data, pending) }
+        // A file made from a kept one still holds a former store's bytes past this one's: they go first, so
+        // the file ends where this store's records do (its trailer is appended next).
+        if formerSize > position {
+            guard ftruncate(descriptor, off_t(position)) == 0 else { throw SpoolWriteError(path: path, errno: errno) }
+        }
         let written = try SpoolReader(path: path, masterKey: masterKey, trailerExpected: false)
         while try written.next() != nil {}
         guard written.size == size else { throw SpoolIntegrityError("\(path) holds \(written.size) bytes, \(size) were written") }
@@ -156,10 +188,15 @@ public final class SpoolWriter {
         return (size, checksum)
     }
 
-    /// Gives up (or no longer needs the file): closes and removes it.
+    /// Gives up (or no longer needs the file): closes it and hands it to the pool to be written over by a
+    /// later store, or removes it (no pool, a full pool, or a write that failed).
     public func discard() {
         closeOnce()
-        unlink(path)
+        if let pool, !failed {
+            pool.keep(path: path, size: max(formerSize, position))
+        } else {
+            unlink(path)
+        }
         usage?.release(fileBytes)
         fileBytes = 0
     }
@@ -198,9 +235,13 @@ public final class SpoolWriter {
     func writeAll(_ pieces: [UnsafeRawBufferPointer]) throws {
         let total = pieces.reduce(0) { $0 + $1.count }
         if let usage {
-            guard usage.charge(total) else { throw SpoolWriteError(path: path, errno: EDQUOT) }
+            guard usage.charge(total) else {
+                failed = true
+                throw SpoolWriteError(path: path, errno: EDQUOT)
+            }
             fileBytes += total
         }
+        position += total
         var vectors = pieces.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
         var remaining = total
         var first = 0
@@ -208,6 +249,7 @@ public final class SpoolWriter {
             let written = vectors[first...].withUnsafeBufferPointer { writev(descriptor, $0.baseAddress, Int32($0.count)) }
             if written < 0 {
                 if errno == EINTR { continue }
+                failed = true
                 throw SpoolWriteError(path: path, errno: errno)
             }
             remaining -= written

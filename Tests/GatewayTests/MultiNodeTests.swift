@@ -243,7 +243,8 @@ struct MultiNodeTests {
         try cluster.restoreS3()
         let landed = try await eventually(120) { try await queue.uploads(state: nil, accountId: accountId).allSatisfy { $0.state == .stored } }
         let left = try await queue.uploads(state: nil, accountId: accountId).filter { $0.state != .stored }
-        #expect(landed, "\(left)")
+        // What node A said (its replays, or why it stopped) goes with a failure: its log goes with the process.
+        #expect(landed, "\(left)\nnode A's last words:\n\(cluster.output("node-a").suffix(4000))")
         let rclone = try TestServers.rclone()
         var wrong: [String] = []
         var twice: [String] = []
