@@ -1,6 +1,6 @@
 import Dispatch
+import NIOConcurrencyHelpers
 public import NIOCore
-import Synchronization
 
 /// The bytes all uploads in the process may hold at once. A part buffer is acquired before it is
 /// filled and released when its upload ends; when the budget is spent, `acquire` waits, so the
@@ -89,19 +89,19 @@ public final class MemoryBudget: Sendable {
         }
     }
 
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
 
     /// `spareLimit`: the most bytes kept for reuse (default: a quarter of the capacity).
     public init(capacity: Int, spareLimit: Int? = nil) {
         self.capacity = capacity
         self.spareLimit = spareLimit ?? capacity / 4
-        self.state = Mutex(State(capacity: capacity))
+        self.state = NIOLockedValueBox(State(capacity: capacity))
     }
 
     /// An empty buffer of `charge` bytes' capacity, charged to the budget (waiting like `acquire`): a
     /// kept one of that size when there is one, else a new one. Give it back with `recycle`.
     public func acquireBuffer(charge: Int, priority: Priority = .normal) async throws -> ByteBuffer {
-        let spare: ByteBuffer? = state.withLock { state in
+        let spare: ByteBuffer? = state.withLockedValue { state in
             guard !state.mustQueue(priority), let index = state.spares.lastIndex(where: { $0.charge == charge }) else { return nil }
             return state.spares.remove(at: index).buffer
         }
@@ -121,7 +121,7 @@ public final class MemoryBudget: Sendable {
         let emptied = buffer.modifyIfUniquelyOwned { $0.clear() } != nil
         let kept =
             emptied
-            && state.withLock { state in
+            && state.withLockedValue { state in
                 guard state.waiters.isEmpty, state.spareBytes + charge <= spareLimit, buffer.capacity >= charge else { return false }
                 state.spares.append((buffer, charge))
                 return true
@@ -132,7 +132,7 @@ public final class MemoryBudget: Sendable {
     /// Takes `bytes` if they are free now (nobody waiting before), without waiting; whether it did.
     public func tryAcquire(_ bytes: Int) -> Bool {
         guard bytes > 0, bytes <= capacity else { return false }
-        let (taken, dropped): (Bool, [ByteBuffer]) = state.withLock { state in
+        let (taken, dropped): (Bool, [ByteBuffer]) = state.withLockedValue { state in
             guard state.waiters.isEmpty else { return (false, []) }
             let dropped = state.makeRoom(for: bytes)
             guard state.inUse + bytes <= capacity else { return (false, dropped) }
@@ -158,7 +158,7 @@ public final class MemoryBudget: Sendable {
     private func acquire(_ bytes: Int, timeout: Duration?, priority: Priority) async throws -> Bool {
         guard bytes > 0, bytes <= capacity else { throw MemoryBudgetError(requested: bytes, capacity: capacity) }
         try Task.checkCancellation()
-        let (id, dropped): (UInt64?, [ByteBuffer]) = state.withLock { state in
+        let (id, dropped): (UInt64?, [ByteBuffer]) = state.withLockedValue { state in
             let queue = state.mustQueue(priority)
             let dropped = queue ? [] : state.makeRoom(for: bytes)
             if !queue && state.inUse + bytes <= capacity {
@@ -172,7 +172,7 @@ public final class MemoryBudget: Sendable {
         guard let id else { return true }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
-                let granted: (granted: [CheckedContinuation<Bool, any Error>], dropped: [ByteBuffer])? = state.withLock { state in
+                let granted: (granted: [CheckedContinuation<Bool, any Error>], dropped: [ByteBuffer])? = state.withLockedValue { state in
                     if Task.isCancelled { return nil }
                     state.waiters.append(Waiter(id: id, bytes: bytes, priority: priority, continuation: continuation))
                     // A release may have happened between the first check and now.
@@ -199,7 +199,7 @@ public final class MemoryBudget: Sendable {
     /// Takes waiter `id` out of the queue (if it is still waiting) and resumes it with `resume`; the
     /// waiters behind it may fit now.
     private func leave(_ id: UInt64, with resume: (CheckedContinuation<Bool, any Error>) -> Void) {
-        let (left, granted) = state.withLock { state in (state.remove(id), state.grantWaiters()) }
+        let (left, granted) = state.withLockedValue { state in (state.remove(id), state.grantWaiters()) }
         if let left { resume(left) }
         for continuation in granted.granted { continuation.resume(returning: true) }
     }
@@ -207,7 +207,7 @@ public final class MemoryBudget: Sendable {
     /// Gives `bytes` back and wakes the waiters that now fit.
     public func release(_ bytes: Int) {
         guard bytes > 0 else { return }
-        let granted = state.withLock { state in
+        let granted = state.withLockedValue { state in
             assert(state.inUse >= bytes, "released more than was acquired")
             state.inUse -= min(bytes, state.inUse)
             return state.grantWaiters()
@@ -216,16 +216,16 @@ public final class MemoryBudget: Sendable {
     }
 
     /// Bytes held right now by takers (not counting kept buffers: see `spareBytes`).
-    public var inUse: Int { state.withLock { $0.inUse - $0.spareBytes } }
+    public var inUse: Int { state.withLockedValue { $0.inUse - $0.spareBytes } }
 
     /// Bytes held by buffers kept for reuse.
-    public var spareBytes: Int { state.withLock { $0.spareBytes } }
+    public var spareBytes: Int { state.withLockedValue { $0.spareBytes } }
 
     /// Readers waiting for room.
-    public var waiting: Int { state.withLock { $0.waiters.count } }
+    public var waiting: Int { state.withLockedValue { $0.waiters.count } }
 
     /// The most bytes ever held at once, kept buffers included.
-    public var highWaterMark: Int { state.withLock { $0.highWaterMark } }
+    public var highWaterMark: Int { state.withLockedValue { $0.highWaterMark } }
 }
 
 /// A request the budget can never satisfy: a part larger than the whole budget.

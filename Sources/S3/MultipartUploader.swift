@@ -1,7 +1,7 @@
 import Crypto
 public import Logging
+import NIOConcurrencyHelpers
 public import NIOCore
-import Synchronization
 
 /// Lands a stream of bytes of unknown length in S3 with a hard ceiling on memory.
 ///
@@ -204,13 +204,13 @@ public struct MultipartUploader: Sendable {
 /// Carries a part into its upload task and lets go of it there, so the part's memory is freed when the
 /// task's work ends rather than when the task group collects the finished task.
 final class PartHandoff: Sendable {
-    private let part: Mutex<ByteBuffer?>
+    private let part: NIOLockedValueBox<ByteBuffer?>
 
-    init(_ part: consuming ByteBuffer) { self.part = Mutex(part) }
+    init(_ part: consuming ByteBuffer) { self.part = NIOLockedValueBox(part) }
 
     /// The part, once; an empty buffer after that.
     func take() -> ByteBuffer {
-        part.withLock { part in
+        part.withLockedValue { part in
             defer { part = nil }
             return part ?? ByteBuffer()
         }

@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// A token bucket shared by every request to one endpoint, as AWS SDKs keep it ("retry quota"):
 /// each retry spends tokens, successes earn them back. When S3 is down, retries stop being sent
@@ -7,19 +7,19 @@ public final class RetryBudget: Sendable {
     public let capacity: Int
     public let retryCost: Int
     public let timeoutCost: Int
-    private let tokens: Mutex<Int>
+    private let tokens: NIOLockedValueBox<Int>
 
     public init(capacity: Int = 500, retryCost: Int = 5, timeoutCost: Int = 10) {
         self.capacity = capacity
         self.retryCost = retryCost
         self.timeoutCost = timeoutCost
-        self.tokens = Mutex(capacity)
+        self.tokens = NIOLockedValueBox(capacity)
     }
 
     /// Takes the cost of one retry; false (and nothing taken) when the budget cannot pay for it.
     public func withdraw(afterTimeout: Bool) -> Bool {
         let cost = afterTimeout ? timeoutCost : retryCost
-        return tokens.withLock { tokens in
+        return tokens.withLockedValue { tokens in
             guard tokens >= cost else { return false }
             tokens -= cost
             return true
@@ -28,9 +28,9 @@ public final class RetryBudget: Sendable {
 
     /// A request succeeded: a retried one returns what its last retry cost, a first-time success earns one token.
     public func deposit(afterRetryThatCost cost: Int?) {
-        tokens.withLock { tokens in tokens = min(capacity, tokens + (cost ?? 1)) }
+        tokens.withLockedValue { tokens in tokens = min(capacity, tokens + (cost ?? 1)) }
     }
 
     /// Tokens left, for metrics and tests.
-    public var available: Int { tokens.withLock { $0 } }
+    public var available: Int { tokens.withLockedValue { $0 } }
 }

@@ -1,5 +1,5 @@
 public import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Timeouts, retries, and the clock, sleep and randomness the client uses — injected so that tests
 /// exercise retries and clock skew without sleeping.
@@ -27,13 +27,13 @@ public struct S3ClientConfiguration: Sendable {
 
 /// The difference between S3's clock and ours, learnt from a `RequestTimeTooSkewed` answer.
 final class ClockOffset: Sendable {
-    private let offset = Mutex<Int64>(0)
+    private let offset = NIOLockedValueBox<Int64>(0)
 
-    var offsetSeconds: Int64 { offset.withLock { $0 } }
+    var offsetSeconds: Int64 { offset.withLockedValue { $0 } }
 
     func correct(serverTime: Date, localTime: Date) {
         let seconds = Int64((serverTime.timeIntervalSince1970 - localTime.timeIntervalSince1970).rounded())
-        offset.withLock { $0 = seconds }
+        offset.withLockedValue { $0 = seconds }
     }
 
     func signingTime(now: Date) -> SigningTime {

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
 import Glibc
@@ -39,7 +39,7 @@ public final class SpoolFilePool: Sendable {
         var entries: [Entry] = []
         var bytes = 0
     }
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     public init(directory: String, maximumFiles: Int, maximumBytes: Int) {
         self.directory = directory
@@ -48,13 +48,13 @@ public final class SpoolFilePool: Sendable {
     }
 
     /// Bytes the kept files hold.
-    public var bytes: Int { state.withLock { $0.bytes } }
+    public var bytes: Int { state.withLockedValue { $0.bytes } }
     /// How many files are kept.
-    public var count: Int { state.withLock { $0.entries.count } }
+    public var count: Int { state.withLockedValue { $0.entries.count } }
 
     /// A kept file for a new store (the caller renames it), or nil.
     func take() -> Entry? {
-        state.withLock { state in
+        state.withLockedValue { state in
             guard let entry = state.entries.popLast() else { return nil }
             state.bytes -= entry.size
             return entry
@@ -64,23 +64,23 @@ public final class SpoolFilePool: Sendable {
     /// Keeps the file at `path` (of `size` bytes) for a later store, or unlinks it when the pool is full.
     func keep(path: String, size: Int) {
         let name = UUID().uuidString.lowercased() + Self.suffix
-        let admitted = state.withLock { state in
+        let admitted = state.withLockedValue { state in
             guard state.entries.count < maximumFiles, state.bytes + size <= maximumBytes else { return false }
             state.bytes += size
             return true
         }
         guard admitted, rename(path, directory + "/" + name) == 0 else {
-            if admitted { state.withLock { $0.bytes -= size } }
+            if admitted { state.withLockedValue { $0.bytes -= size } }
             unlink(path)
             return
         }
-        state.withLock { $0.entries.append(Entry(name: name, size: size)) }
+        state.withLockedValue { $0.entries.append(Entry(name: name, size: size)) }
     }
 
     /// Unlinks every kept file (the spool needs the disk space, or the gateway starts); returns how many.
     @discardableResult
     public func removeAll() -> Int {
-        let entries = state.withLock { state in
+        let entries = state.withLockedValue { state in
             defer {
                 state.entries.removeAll()
                 state.bytes = 0

@@ -1,7 +1,7 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import S3
-import Synchronization
 import TestSupport
 import Testing
 
@@ -18,7 +18,7 @@ struct ReplayDrainTests {
         let setup: CrashSafetyTests.Setup
         let proxyPort = BackgroundProcess.freePort()
         let rclonePort: Int
-        let proxy = Mutex<BackgroundProcess?>(nil)
+        let proxy = NIOLockedValueBox<BackgroundProcess?>(nil)
         let serve: BackgroundProcess
         /// Token by account id.
         let tokens: [String: String]
@@ -43,12 +43,12 @@ struct ReplayDrainTests {
         }
 
         deinit {
-            _ = proxy.withLock { $0 }?.stop()
+            _ = proxy.withLockedValue { $0 }?.stop()
             _ = serve.stop()
         }
 
         func cutS3() {
-            let running = proxy.withLock { proxy in
+            let running = proxy.withLockedValue { proxy in
                 defer { proxy = nil }
                 return proxy
             }
@@ -60,7 +60,7 @@ struct ReplayDrainTests {
                 "python3",
                 [TestServers.script("throttle-proxy.py"), "\(proxyPort)", "\(rclonePort)", "0"]
             )
-            proxy.withLock { $0 = started }
+            proxy.withLockedValue { $0 = started }
             try #require(BackgroundProcess.waitForPort(proxyPort))
         }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import S3
 import Spool
 import Synchronization
@@ -32,10 +33,10 @@ struct ReplayWorkerTests {
             var landed: [String] = []
         }
 
-        let state = Mutex(State())
+        let state = NIOLockedValueBox(State())
 
         func begin(_ accountId: String) {
-            state.withLock { state in
+            state.withLockedValue { state in
                 state.attempts.append(accountId)
                 state.running[accountId, default: 0] += 1
                 state.mostRunning = max(state.mostRunning, state.running.values.reduce(0, +))
@@ -44,13 +45,13 @@ struct ReplayWorkerTests {
         }
 
         func end(_ accountId: String, landed: Bool) {
-            state.withLock { state in
+            state.withLockedValue { state in
                 state.running[accountId, default: 1] -= 1
                 if landed { state.landed.append(accountId) }
             }
         }
 
-        func attempts(_ accountId: String) -> Int { state.withLock { $0.attempts.count { $0 == accountId } } }
+        func attempts(_ accountId: String) -> Int { state.withLockedValue { $0.attempts.count { $0 == accountId } } }
     }
 
     /// Runs a worker over a fresh ledger while `body` runs; `outcome` decides each attempt.
@@ -130,7 +131,7 @@ struct ReplayWorkerTests {
             // 120 rows at 4 at a time, 2 ms each: a fraction of a second of work (more on a busy runner); the poll is
             // ten minutes.
             #expect(try await eventually(120) { try await storage.uploads(state: .stored).count == 120 })
-            let state = record.state.withLock { $0 }
+            let state = record.state.withLockedValue { $0 }
             #expect(state.mostRunning == 4, "up to replay_concurrency at once")
             #expect(state.mostRunningPerAccount == 2, "no account above its cap")
         }
@@ -142,12 +143,12 @@ struct ReplayWorkerTests {
             try await Self.queue(storage, Self.b, 10, due: Date().addingTimeInterval(0.01))
             ledger.replaysDue.signal()
             #expect(try await eventually(120) { try await Self.waiting(storage, Self.b) == 0 })
-            let landed = record.state.withLock { $0.landed }
+            let landed = record.state.withLockedValue { $0.landed }
             let bLast = try #require(landed.lastIndex(of: Self.b))
             // Turns about: b's ten land within its first ~20 replays, not after a's 150.
             #expect(bLast < 40, "b's last row landed as replay \(bLast + 1)")
             #expect(try await eventually(120) { try await Self.waiting(storage, Self.a) == 0 })
-            #expect(record.state.withLock { $0.mostRunningPerAccount } <= 2)
+            #expect(record.state.withLockedValue { $0.mostRunningPerAccount } <= 2)
         }
     }
 

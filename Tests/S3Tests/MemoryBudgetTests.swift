@@ -1,6 +1,6 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import S3
-import Synchronization
 import TestSupport
 import Testing
 
@@ -19,25 +19,25 @@ struct MemoryBudgetTests {
     @Test func liveTakersAreServedBeforeBackgroundOnesWhateverTheOrder() async throws {
         let budget = MemoryBudget(capacity: 100)
         try await budget.acquire(100)
-        final class Order: Sendable { let list = Mutex<[String]>([]) }
+        final class Order: Sendable { let list = NIOLockedValueBox<[String]>([]) }
         let order = Order()
         // A replay asks first, a live store second: the live store gets the room first.
         async let replay: Void = {
             try await budget.acquire(60, priority: .background)
-            order.list.withLock { $0.append("replay") }
+            order.list.withLockedValue { $0.append("replay") }
         }()
         #expect(try await eventually(10) { budget.waiting == 1 })
         async let live: Void = {
             try await budget.acquire(60)
-            order.list.withLock { $0.append("live") }
+            order.list.withLockedValue { $0.append("live") }
         }()
         #expect(try await eventually(10) { budget.waiting == 2 })
         budget.release(100)
         try await live
-        #expect(order.list.withLock { $0 } == ["live"], "the replay waits while the live store holds the room")
+        #expect(order.list.withLockedValue { $0 } == ["live"], "the replay waits while the live store holds the room")
         budget.release(60)
         try await replay
-        #expect(order.list.withLock { $0 } == ["live", "replay"])
+        #expect(order.list.withLockedValue { $0 } == ["live", "replay"])
         // A background taker does not pass a live one waiting, even where it would fit.
         async let bigLive: Void = budget.acquire(80)
         #expect(try await eventually(10) { budget.waiting == 1 })
@@ -201,7 +201,7 @@ struct MemoryBudgetTests {
 
 /// Collects values appended from concurrent tasks.
 final class Recorder: Sendable {
-    private let storage = Mutex<[Int]>([])
-    func append(_ value: Int) { storage.withLock { $0.append(value) } }
-    var values: [Int] { storage.withLock { $0 } }
+    private let storage = NIOLockedValueBox<[Int]>([])
+    func append(_ value: Int) { storage.withLockedValue { $0.append(value) } }
+    var values: [Int] { storage.withLockedValue { $0 } }
 }

@@ -1,18 +1,18 @@
 public import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// A swift-log handler that keeps every line, so tests can read what was logged.
 public final class CapturedLog: Sendable {
     public init() {}
-    private let lines = Mutex<[String]>([])
+    private let lines = NIOLockedValueBox<[String]>([])
 
     public var logger: Logger {
         Logger(label: "test") { _ in Handler(log: self) }
     }
 
-    public var all: [String] { lines.withLock { $0 } }
+    public var all: [String] { lines.withLockedValue { $0 } }
 
-    public func append(_ line: String) { lines.withLock { $0.append(line) } }
+    public func append(_ line: String) { lines.withLockedValue { $0.append(line) } }
 
     struct Handler: LogHandler {
         let log: CapturedLog

@@ -1,9 +1,9 @@
 import Crypto
 public import Foundation
+import NIOConcurrencyHelpers
 public import NIOCore
 public import NIOHTTP1
 import NIOPosix
-import Synchronization
 
 /// An in-process S3 of the project's own that injects what real AWS does and no local server can:
 /// throttling, internal errors, connection resets in the middle of a part, slow answers,
@@ -58,8 +58,8 @@ public final class S3Double: Sendable {
     }
 
     let keepBytes: Bool
-    private let state = Mutex(State())
-    private let channel: Mutex<(any Channel)?> = Mutex(nil)
+    private let state = NIOLockedValueBox(State())
+    private let channel: NIOLockedValueBox<(any Channel)?> = NIOLockedValueBox(nil)
 
     public init(keepBytes: Bool = true) {
         self.keepBytes = keepBytes
@@ -75,33 +75,33 @@ public final class S3Double: Sendable {
                 }
             }
         let server = try await bootstrap.bind(host: "127.0.0.1", port: 0).get()
-        channel.withLock { $0 = server }
+        channel.withLockedValue { $0 = server }
         return "127.0.0.1:\(server.localAddress?.port ?? 0)"
     }
 
     public func stop() async throws {
-        let server = channel.withLock { $0 }
+        let server = channel.withLockedValue { $0 }
         try await server?.close()
     }
 
     /// Queues a fault for the next request of `operation` (`PutObject`, `UploadPart`, ...).
     public func inject(_ fault: Fault, into operation: String) {
-        state.withLock { $0.faults.append((operation, fault)) }
+        state.withLockedValue { $0.faults.append((operation, fault)) }
     }
 
     /// Applies `fault` to every request of `operation` from now on (nil: none any more); queued faults go first.
     public func injectAlways(_ fault: Fault?, into operation: String) {
-        state.withLock { $0.lasting[operation] = fault }
+        state.withLockedValue { $0.lasting[operation] = fault }
     }
 
     /// The operations served or refused so far, in order.
-    public var requests: [String] { state.withLock { $0.requests } }
+    public var requests: [String] { state.withLockedValue { $0.requests } }
 
-    public func object(_ key: String) -> Stored? { state.withLock { $0.objects[key] } }
+    public func object(_ key: String) -> Stored? { state.withLockedValue { $0.objects[key] } }
 
     /// Records a request's operation (every request, faulted or not) and takes the next fault queued for it.
     public func begin(_ operation: String) -> Fault? {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.requests.append(operation)
             guard let index = state.faults.firstIndex(where: { $0.operation == operation }) else { return state.lasting[operation] }
             return state.faults.remove(at: index).fault
@@ -132,10 +132,10 @@ public final class S3Double: Sendable {
         switch operation {
         case "PutObject":
             let stored = Stored(bytes: keepBytes ? body : nil, size: body.readableBytes, headers: Self.objectHeaders(head))
-            state.withLock { $0.objects[key] = stored }
+            state.withLockedValue { $0.objects[key] = stored }
             return Answer(status: .ok, headers: [("ETag", "\"\(Self.md5(body))\"")])
         case "CreateMultipartUpload":
-            let uploadId = state.withLock { state -> String in
+            let uploadId = state.withLockedValue { state -> String in
                 state.nextUpload += 1
                 let id = "upload-\(state.nextUpload)"
                 state.uploads[id] = [:]
@@ -150,7 +150,7 @@ public final class S3Double: Sendable {
                 return Self.error(400, "InvalidArgument")
             }
             let etag = "\"\(Self.md5(body))\""
-            let known = state.withLock { state -> Bool in
+            let known = state.withLockedValue { state -> Bool in
                 guard state.uploads[uploadId] != nil else { return false }
                 state.uploads[uploadId]?[number] = Stored(bytes: keepBytes ? body : nil, size: body.readableBytes, headers: [("ETag", etag)])
                 return true
@@ -158,7 +158,7 @@ public final class S3Double: Sendable {
             return known ? Answer(status: .ok, headers: [("ETag", etag)]) : Self.error(404, "NoSuchUpload")
         case "CompleteMultipartUpload":
             guard let uploadId = query["uploadId"] else { return Self.error(400, "InvalidArgument") }
-            let done = state.withLock { state -> Bool in
+            let done = state.withLockedValue { state -> Bool in
                 guard let parts = state.uploads.removeValue(forKey: uploadId) else { return false }
                 var whole = ByteBuffer()
                 var size = 0

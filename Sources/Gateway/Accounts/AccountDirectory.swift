@@ -1,8 +1,8 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import S3
-import Synchronization
 
 /// The server's in-memory view of the accounts: each with its S3 client (its own credentials), found by
 /// the hash of its client token or by its id. Reloaded when the registry's revision changes, so accounts
@@ -31,11 +31,11 @@ final class AccountDirectory: Sendable {
     let http: HTTPClient
     let s3Configuration: S3ClientConfiguration
     let logger: Logger
-    private let snapshot = Mutex(Snapshot())
+    private let snapshot = NIOLockedValueBox(Snapshot())
     /// One retry budget per S3 host, shared by every account there, so an outage is not multiplied by accounts.
-    private let retryBudgets = Mutex<[String: RetryBudget]>([:])
+    private let retryBudgets = NIOLockedValueBox<[String: RetryBudget]>([:])
     /// Reloads asked for by unknown tokens this second: at most `unknownTokenReloadsPerSecond`.
-    private let unknownTokenReloads = Mutex<(second: Int64, count: Int)>((0, 0))
+    private let unknownTokenReloads = NIOLockedValueBox<(second: Int64, count: Int)>((0, 0))
     static let unknownTokenReloadsPerSecond = 10
 
     init(registry: AccountRegistry, http: HTTPClient, s3Configuration: S3ClientConfiguration, logger: Logger) {
@@ -50,7 +50,7 @@ final class AccountDirectory: Sendable {
     /// `unknownTokenReloadsPerSecond` times a second, so guessing tokens cannot load the database. Whether it read.
     func reloadForUnknownCredentials() async -> Bool {
         let second = Int64(Date().timeIntervalSince1970)
-        let allowed = unknownTokenReloads.withLock { reloads in
+        let allowed = unknownTokenReloads.withLockedValue { reloads in
             if reloads.second != second { reloads = (second, 0) }
             reloads.count += 1
             return reloads.count <= Self.unknownTokenReloadsPerSecond
@@ -66,24 +66,24 @@ final class AccountDirectory: Sendable {
     }
 
     func entry(forTokenHash hash: String) -> Entry? {
-        guard let entry = snapshot.withLock({ $0.byTokenHash[hash] }) else { return nil }
+        guard let entry = snapshot.withLockedValue({ $0.byTokenHash[hash] }) else { return nil }
         return ClientToken.hashesMatch(entry.tokenHash, hash) ? entry : nil
     }
 
-    func entry(forAccountId id: String) -> Entry? { snapshot.withLock { $0.byId[id] } }
+    func entry(forAccountId id: String) -> Entry? { snapshot.withLockedValue { $0.byId[id] } }
 
     /// The account's entry with the registry revision it was loaded at.
     func entryWithRevision(forAccountId id: String) -> (entry: Entry?, revision: Int) {
-        snapshot.withLock { ($0.byId[id], $0.revision) }
+        snapshot.withLockedValue { ($0.byId[id], $0.revision) }
     }
 
-    var count: Int { snapshot.withLock { $0.byId.count } }
+    var count: Int { snapshot.withLockedValue { $0.byId.count } }
 
-    var accountIds: [String] { snapshot.withLock { Array($0.byId.keys) } }
+    var accountIds: [String] { snapshot.withLockedValue { Array($0.byId.keys) } }
 
     /// Rebuilds the directory if any account changed since the last load.
     func refresh() async throws {
-        let current = snapshot.withLock { $0.revision }
+        let current = snapshot.withLockedValue { $0.revision }
         guard try await registry.storage.registryRevision() != current else { return }
         let (revision, loaded) = try await registry.loadCredentials()
         var next = Snapshot(revision: revision)
@@ -103,7 +103,7 @@ final class AccountDirectory: Sendable {
                 logger.error("account's S3 endpoint is not valid: \(error)", metadata: ["account_id": "\(account.accountId)"])
                 continue
             }
-            let budget = retryBudgets.withLock { budgets in
+            let budget = retryBudgets.withLockedValue { budgets in
                 if let budget = budgets[endpoint.host] { return budget }
                 let budget = RetryBudget()
                 budgets[endpoint.host] = budget
@@ -125,7 +125,7 @@ final class AccountDirectory: Sendable {
             next.byId[account.accountId] = entry
         }
         let loadedCount = next.byId.count
-        snapshot.withLock { $0 = next }
+        snapshot.withLockedValue { $0 = next }
         logger.info("accounts loaded", metadata: ["accounts": "\(loadedCount)", "revision": "\(revision)"])
     }
 }

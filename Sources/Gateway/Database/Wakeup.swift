@@ -1,5 +1,5 @@
 import Dispatch
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Wakes a waiter before its poll (the replay worker, the account reloader): a signal given while nobody
 /// waits is kept for the next wait.
@@ -10,13 +10,13 @@ public final class Wakeup: Sendable {
         var nextId: UInt64 = 0
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     public init() {}
 
     /// Wakes the current wait, or the next one.
     public func signal() {
-        let waiter = state.withLock { state in
+        let waiter = state.withLockedValue { state in
             guard let waiter = state.waiter else {
                 state.signalled = true
                 return CheckedContinuation<Void, Never>?.none
@@ -30,7 +30,7 @@ public final class Wakeup: Sendable {
     /// Returns on a signal (one given since the last wait included), after `timeout`, or when the task
     /// is cancelled. One waiter at a time.
     func wait(upTo timeout: Duration) async {
-        let id: UInt64? = state.withLock { state in
+        let id: UInt64? = state.withLockedValue { state in
             if state.signalled {
                 state.signalled = false
                 return nil
@@ -41,7 +41,7 @@ public final class Wakeup: Sendable {
         guard let id else { return }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { state in
+                let resumeNow = state.withLockedValue { state in
                     if state.signalled || Task.isCancelled {
                         state.signalled = false
                         return true
@@ -64,7 +64,7 @@ public final class Wakeup: Sendable {
 
     /// Ends wait `id` if it is still the one waiting.
     private func end(_ id: UInt64) {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let waiter = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
             guard let waiter = state.waiter, waiter.id == id else { return nil }
             state.waiter = nil
             return waiter.continuation

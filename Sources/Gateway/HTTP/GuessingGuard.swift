@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Credentials that name no account, counted per client address: each address may fail `burst` times, and
 /// earns one more try every `refill`; past that, its failures are answered 429 with `Retry-After` and cost
@@ -21,7 +21,7 @@ final class GuessingGuard: Sendable {
     let refill: Duration
     /// Addresses remembered at most; beyond it, those whose budget is whole again are forgotten.
     let capacity: Int
-    private let budgets = Mutex<[String: Budget]>([:])
+    private let budgets = NIOLockedValueBox<[String: Budget]>([:])
 
     init(burst: Int = 20, refill: Duration = .seconds(6), capacity: Int = 10_000) {
         self.burst = burst
@@ -31,12 +31,12 @@ final class GuessingGuard: Sendable {
 
     /// Whether `address` has no tries left now.
     func isThrottled(_ address: String, now: ContinuousClock.Instant = .now) -> Bool {
-        budgets.withLock { budgets in budgets[address].map { refilled($0, now).tries < 1 } ?? false }
+        budgets.withLockedValue { budgets in budgets[address].map { refilled($0, now).tries < 1 } ?? false }
     }
 
     /// A failed authentication from `address`: nil when it spent a try (answer 401), else the 429's verdict.
     func failed(from address: String, now: ContinuousClock.Instant = .now) -> Verdict? {
-        budgets.withLock { budgets in
+        budgets.withLockedValue { budgets in
             var budget = budgets[address].map { refilled($0, now) } ?? Budget(tries: Double(burst), updated: now, logged: nil)
             defer {
                 budgets[address] = budget

@@ -1,5 +1,5 @@
 import KazooWire
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Finds the object a fetch means: the longest stored request path that prefixes the fetched one
 /// (KAZOO fetches the stored URL plus the path again plus a metadata query, KAZOO.md).
@@ -27,7 +27,7 @@ final class ObjectLocator: Sendable {
 
     let index: any ObjectIndexStorage
     let capacity: Int
-    private let recent = Mutex(Recent())
+    private let recent = NIOLockedValueBox(Recent())
 
     init(index: any ObjectIndexStorage, capacity: Int = 4_096) {
         self.index = index
@@ -39,7 +39,7 @@ final class ObjectLocator: Sendable {
     /// Remembers a stored (or resolved) path.
     func remember(accountId: String, requestPath: String, location: Location) {
         let key = Self.cacheKey(accountId, requestPath)
-        recent.withLock { recent in
+        recent.withLockedValue { recent in
             if recent.entries.updateValue(location, forKey: key) != nil { return }
             if recent.order.count < capacity {
                 recent.order.append(key)
@@ -60,7 +60,7 @@ final class ObjectLocator: Sendable {
             path = path.isEmpty ? segment : path + "/" + segment
             prefixes.append(Self.cacheKey(accountId, path))
         }
-        return recent.withLock { recent in
+        return recent.withLockedValue { recent in
             for prefix in prefixes.reversed() {
                 if let location = recent.entries[prefix] { return location }
             }

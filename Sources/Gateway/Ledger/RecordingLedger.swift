@@ -1,8 +1,8 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import S3
 public import Spool
-import Synchronization
 
 /// The one owner of a recording's life in the gateway (`RecordingLifecycle`): every state change and
 /// the index row, spool file and queue row writes that go with it. The store and fetch routes, the
@@ -20,7 +20,7 @@ public final class RecordingLedger: Sendable {
     /// Accounts with rows held back by a failure (deferred or paused) and, per account, replays landed
     /// since its backlog was last empty: a store or replay S3 takes for a held-back account ends the wait
     /// of its other rows; the last row of a backlog is logged once.
-    private let backlogs = Mutex<(heldBack: Set<String>, replayed: [String: Int])>(([], [:]))
+    private let backlogs = NIOLockedValueBox<(heldBack: Set<String>, replayed: [String: Int])>(([], [:]))
     /// Backoff between replay attempts of one row (full jitter, up to the cap); also times the first one.
     let replayBackoff: RetryPolicy
     let now: @Sendable () -> Date
@@ -142,7 +142,7 @@ public final class RecordingLedger: Sendable {
         spool.remove(entry.spoolFile)
         waiting.forget(accountId: entry.accountId, key: entry.objectKey, file: entry.spoolFile)
         remember(object)
-        let replayed = backlogs.withLock { backlogs in
+        let replayed = backlogs.withLockedValue { backlogs in
             backlogs.replayed[entry.accountId, default: 0] += 1
             return remaining == 0 ? backlogs.replayed.removeValue(forKey: entry.accountId) : nil
         }
@@ -158,7 +158,7 @@ public final class RecordingLedger: Sendable {
     /// S3 took a recording of `accountId`: if some of its rows were held back by a failure (an outage, a
     /// pause), the failure is over for it, so they are due now and a pause ends.
     private func s3TookARecording(of accountId: String) async {
-        guard backlogs.withLock({ $0.heldBack.remove(accountId) != nil }) else { return }
+        guard backlogs.withLockedValue({ $0.heldBack.remove(accountId) != nil }) else { return }
         do {
             let due = try await queue.resume(accountId: accountId, now: now())
             if due > 0 {
@@ -174,7 +174,7 @@ public final class RecordingLedger: Sendable {
         }
     }
 
-    private func holdBack(_ accountId: String) { backlogs.withLock { _ = $0.heldBack.insert(accountId) } }
+    private func holdBack(_ accountId: String) { backlogs.withLockedValue { _ = $0.heldBack.insert(accountId) } }
 
     /// replaying → failed: kept, with its spool file, for the operator.
     func replayFailed(_ entry: QueuedUpload, reason: String) async throws {

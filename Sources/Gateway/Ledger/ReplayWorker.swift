@@ -1,7 +1,7 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import ServiceLifecycle
-import Synchronization
 
 /// The service that drains the upload queue as fast as S3 takes it: up to `limits.concurrency` replays
 /// run at once (fewer while live stores run: `ReplayLimits`), and the next due rows are claimed, in one
@@ -128,15 +128,15 @@ struct ReplayLimits: Sendable, Hashable {
 
 /// Replays running now, by account, and whether one that ended paused its account.
 private final class RunningReplays: Sendable {
-    private let state = Mutex<(byAccount: [String: Int], paused: Bool)>(([:], false))
+    private let state = NIOLockedValueBox<(byAccount: [String: Int], paused: Bool)>(([:], false))
 
-    var byAccount: [String: Int] { state.withLock { $0.byAccount } }
-    var total: Int { state.withLock { $0.byAccount.values.reduce(0, +) } }
+    var byAccount: [String: Int] { state.withLockedValue { $0.byAccount } }
+    var total: Int { state.withLockedValue { $0.byAccount.values.reduce(0, +) } }
 
-    func start(_ accountId: String) { state.withLock { $0.byAccount[accountId, default: 0] += 1 } }
+    func start(_ accountId: String) { state.withLockedValue { $0.byAccount[accountId, default: 0] += 1 } }
 
     func finish(_ accountId: String, paused: Bool) {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.byAccount[accountId, default: 1] -= 1
             if state.byAccount[accountId] == 0 { state.byAccount[accountId] = nil }
             state.paused = state.paused || paused
@@ -145,7 +145,7 @@ private final class RunningReplays: Sendable {
 
     /// Whether a replay paused its account since the last call.
     func takePaused() -> Bool {
-        state.withLock { state in
+        state.withLockedValue { state in
             defer { state.paused = false }
             return state.paused
         }

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import Synchronization
 
 /// Which recordings wait in the spool (S3 failed when they were stored) and in which file, so fetches
@@ -14,13 +15,13 @@ final class SpoolWaitingList: Sendable {
         var size: Int
     }
 
-    private let waiting = Mutex<[Key: Waiting]>([:])
+    private let waiting = NIOLockedValueBox<[Key: Waiting]>([:])
     private let waitingCount = Atomic<Int>(0)
 
     var count: Int { waitingCount.load(ordering: .relaxed) }
 
     func mark(accountId: String, key: String, _ object: Waiting) {
-        waiting.withLock { waiting in
+        waiting.withLockedValue { waiting in
             if waiting.updateValue(object, forKey: Key(accountId: accountId, objectKey: key)) == nil {
                 waitingCount.add(1, ordering: .relaxed)
             }
@@ -29,7 +30,7 @@ final class SpoolWaitingList: Sendable {
 
     /// Forgets `file` (uploaded, or gone); a newer spool file of the same key stays.
     func forget(accountId: String, key: String, file: String) {
-        waiting.withLock { waiting in
+        waiting.withLockedValue { waiting in
             let key = Key(accountId: accountId, objectKey: key)
             if waiting[key]?.file == file {
                 waiting[key] = nil
@@ -40,6 +41,6 @@ final class SpoolWaitingList: Sendable {
 
     func object(accountId: String, key: String) -> Waiting? {
         guard count > 0 else { return nil }
-        return waiting.withLock { $0[Key(accountId: accountId, objectKey: key)] }
+        return waiting.withLockedValue { $0[Key(accountId: accountId, objectKey: key)] }
     }
 }

@@ -1,8 +1,8 @@
 public import Foundation
 public import Logging
+import NIOConcurrencyHelpers
 import NIOSSL
 import PostgresNIO
-import Synchronization
 
 /// The shared storage of several gateways: one PostgreSQL database (`database_url`) holding accounts,
 /// the object index, the upload queue and paused accounts, as `SQLiteDatabase` does for one node. Queue
@@ -18,7 +18,7 @@ public final class PostgresDatabase: GatewayStorage, Sendable {
     /// connection came back (a notification may have been missed).
     let accountChanges = Wakeup()
     private let pool: Task<Void, Never>
-    private let listener: Mutex<Task<Void, Never>?> = Mutex(nil)
+    private let listener: NIOLockedValueBox<Task<Void, Never>?> = NIOLockedValueBox(nil)
 
     private init(client: PostgresClient, nodeId: String, logger: Logger) {
         self.client = client
@@ -47,7 +47,7 @@ public final class PostgresDatabase: GatewayStorage, Sendable {
                 try? await Task.sleep(for: .seconds(1))
             }
         }
-        listener.withLock { $0 = task }
+        listener.withLockedValue { $0 = task }
     }
 
     /// Connects, checks the server answers, and brings the schema up to this binary's version (or refuses
@@ -86,7 +86,7 @@ public final class PostgresDatabase: GatewayStorage, Sendable {
 
     /// Stops the connection pool.
     public func close() async {
-        if let listener = listener.withLock({ $0 }) {
+        if let listener = listener.withLockedValue({ $0 }) {
             listener.cancel()
             await listener.value
         }
