@@ -147,6 +147,7 @@ acknowledged = {}  # object key -> sha256 hex
 answers = {}  # "store 201", "get 302", ...
 problems = []
 samples = []  # (seconds since start, rss MiB, fds)
+queue_depths = []  # the retry queue's depth (rg_queue_depth), every 10 s: whether the load is steady
 stop_load = threading.Event()
 s3_up = threading.Event()
 s3_up.set()
@@ -266,6 +267,12 @@ def client(worker):
             admin(rng)
 
 
+def queue_depth():
+    _, _, body = request("GET", "/metrics", target_port=admin_port, timeout=10)
+    line = next((l for l in body.decode().splitlines() if l.startswith("rg_queue_depth")), "rg_queue_depth 0")
+    return float(line.split()[-1])
+
+
 def sampler(started):
     while not stop_load.is_set():
         try:
@@ -273,6 +280,11 @@ def sampler(started):
         except OSError:
             problem("serve is gone")
             return
+        if len(samples) % 5 == 1:
+            try:
+                queue_depths.append(queue_depth())
+            except Exception:  # a busy admin listener is no problem of the soak's
+                pass
         time.sleep(2)
 
 
@@ -308,9 +320,7 @@ if not s3_up.is_set():
 drain_started = time.time()
 depth = None
 while time.time() - drain_started < 600:
-    _, _, body = request("GET", "/metrics", target_port=admin_port)
-    line = next((l for l in body.decode().splitlines() if l.startswith("rg_queue_depth")), "rg_queue_depth 0")
-    depth = float(line.split()[-1])
+    depth = queue_depth()
     if depth == 0:
         break
     time.sleep(1)
@@ -353,6 +363,7 @@ report = {
                 "after_malloc_trim": rss_after_trim and round(rss_after_trim, 1),
                 "every_minute": [round(s[1]) for s in samples[::30]]},
     "fds": {"first_window": fd_first, "last_window": fd_last}, "window_seconds": round(window),
+    "queue_depth_every_minute": [round(d) for d in queue_depths[::6]],
     "serve_exit_status": serve_status, "problems": problems,
 }
 checks = {

@@ -40,8 +40,9 @@ public final class MemoryBudget: Sendable {
         var highWaterMark = 0
         var nextId: UInt64 = 0
         var waiters: [Waiter] = []
-        /// Buffers given back for reuse, each with its charge (counted in `inUse`).
-        var spares: [(buffer: ByteBuffer, charge: Int)] = []
+        /// Buffers given back for reuse, each with its charge (counted in `inUse`) and when it was given back;
+        /// the most recently given back last.
+        var spares: [(buffer: ByteBuffer, charge: Int, keptAt: ContinuousClock.Instant)] = []
         var spareBytes: Int { spares.reduce(0) { $0 + $1.charge } }
 
         /// Grants waiters at the head of the queue while they fit, dropping kept buffers to make room;
@@ -123,10 +124,25 @@ public final class MemoryBudget: Sendable {
             emptied
             && state.withLockedValue { state in
                 guard state.waiters.isEmpty, state.spareBytes + charge <= spareLimit, buffer.capacity >= charge else { return false }
-                state.spares.append((buffer, charge))
+                state.spares.append((buffer, charge, .now))
                 return true
             }
         if !kept { release(charge) }
+    }
+
+    /// Frees the kept buffers nobody took again since `instant`: parts of their size are not in demand now, and
+    /// kept they would hold memory for good (a gateway storing recordings of every size ends up keeping a buffer of
+    /// nearly every size, up to `spareLimit`). Returns the bytes given back to the budget.
+    @discardableResult
+    public func dropSpares(keptBefore instant: ContinuousClock.Instant) -> Int {
+        let dropped = state.withLockedValue { state in
+            let old = state.spares.filter { $0.keptAt < instant }
+            state.spares.removeAll { $0.keptAt < instant }
+            let bytes = old.reduce(0) { $0 + $1.charge }
+            state.inUse -= bytes
+            return (buffers: old.map(\.buffer), bytes: bytes)
+        }
+        return dropped.bytes  // the buffers are freed here, outside the lock
     }
 
     /// Takes `bytes` if they are free now (nobody waiting before), without waiting; whether it did.

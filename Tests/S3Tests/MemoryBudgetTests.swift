@@ -102,6 +102,22 @@ struct MemoryBudgetTests {
         #expect(budget.inUse == 0)
     }
 
+    @Test func keptBuffersNobodyTookAgainAreFreedAndTheRestStay() async throws {
+        let budget = MemoryBudget(capacity: 1000, spareLimit: 1000)
+        budget.recycle(try await budget.acquireBuffer(charge: 64), charge: 64)
+        let between = ContinuousClock.now
+        try await Task.sleep(for: .milliseconds(5))
+        budget.recycle(try await budget.acquireBuffer(charge: 128), charge: 128)
+        #expect(budget.spareBytes == 192)
+        // Only the one kept before `between` goes; its charge is given back.
+        #expect(budget.dropSpares(keptBefore: between) == 64)
+        #expect(budget.spareBytes == 128 && budget.inUse == 0)
+        // The other is still there for a taker of its size.
+        _ = try await budget.acquireBuffer(charge: 128)
+        #expect(budget.spareBytes == 0 && budget.inUse == 128)
+        #expect(budget.dropSpares(keptBefore: .now) == 0)
+    }
+
     @Test func aBufferSomeoneElseStillHoldsIsNotKept() async throws {
         let budget = MemoryBudget(capacity: 1000, spareLimit: 1000)
         var buffer = try await budget.acquireBuffer(charge: 64)

@@ -82,7 +82,7 @@ public struct GatewayRuntime: Sendable {
                 onServerRunning: onAdminRunning
             ),
             AccountDirectoryRefresher(directory: directory),
-            FreeMemoryReturner(),
+            FreeMemoryReturner(parts: memory.parts),
             ReplayWorker(
                 replayer: replayer,
                 limits: ReplayLimits(concurrency: config.replayConcurrency, perAccount: config.replayPerAccount),
