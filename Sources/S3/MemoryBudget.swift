@@ -136,8 +136,10 @@ public final class MemoryBudget: Sendable {
     @discardableResult
     public func dropSpares(keptBefore instant: ContinuousClock.Instant) -> Int {
         let dropped = state.withLockedValue { state in
-            let old = state.spares.filter { $0.keptAt < instant }
-            state.spares.removeAll { $0.keptAt < instant }
+            // Kept in the order given back: the ones to drop come first.
+            let count = state.spares.firstIndex { $0.keptAt >= instant } ?? state.spares.count
+            let old = state.spares.prefix(count)
+            state.spares.removeFirst(count)
             let bytes = old.reduce(0) { $0 + $1.charge }
             state.inUse -= bytes
             return (buffers: old.map(\.buffer), bytes: bytes)

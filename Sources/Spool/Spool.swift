@@ -161,8 +161,11 @@ public final class Spool: Sendable {
         )
     }
 
-    public static func spoolFiles(in directory: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".spool") }
+    public static func spoolFiles(in directory: String) -> [String] { files(in: directory, endingWith: ".spool") }
+
+    /// The names in `directory` ending with `suffix` (spool files, kept files).
+    static func files(in directory: String, endingWith suffix: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(suffix) }
     }
 
     static func fileSize(_ path: String) -> Int {

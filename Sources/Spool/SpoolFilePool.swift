@@ -93,7 +93,6 @@ public final class SpoolFilePool: Sendable {
 
     /// At start-up: removes the kept files a previous process left (they are not recordings).
     static func removeLeftovers(in directory: String) {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        for name in names where name.hasSuffix(suffix) { unlink(directory + "/" + name) }
+        for name in Spool.files(in: directory, endingWith: suffix) { unlink(directory + "/" + name) }
     }
 }
