@@ -152,6 +152,7 @@ answers = {}  # "store 201", "get 302", ...
 problems = []
 samples = []  # (seconds since start, rss MiB, fds)
 queue_depths = []  # the retry queue's depth (rg_queue_depth), every 10 s: whether the load is steady
+memory_maps = []  # resident memory by kind of mapping, every minute
 stop_load = threading.Event()
 s3_up = threading.Event()
 s3_up.set()
@@ -278,10 +279,40 @@ def client(worker):
             admin(rng)
 
 
-def queue_depth():
+def metric(name):
     _, _, body = request("GET", "/metrics", target_port=admin_port, timeout=10)
-    line = next((l for l in body.decode().splitlines() if l.startswith("rg_queue_depth")), "rg_queue_depth 0")
+    line = next((l for l in body.decode().splitlines() if l.startswith(name + " ")), name + " 0")
     return float(line.split()[-1])
+
+
+def queue_depth():
+    return metric("rg_queue_depth")
+
+
+def memory_map():
+    """Resident MiB by kind of mapping: the heap (and its size), other anonymous memory (mmap'd buffers, thread
+    stacks), the executable and libraries, the database's shared memory, anything else."""
+    kinds, kind = {}, None
+    with open(f"/proc/{serve.pid}/smaps") as f:
+        for line in f:
+            fields = line.split()
+            if "-" in fields[0] and len(fields[0]) > 8 and not fields[0].endswith(":"):
+                name = fields[5] if len(fields) > 5 else ""
+                if name == "[heap]":
+                    kind = "heap"
+                    start, end = (int(x, 16) for x in fields[0].split("-"))
+                    kinds["heap_size"] = kinds.get("heap_size", 0) + (end - start) // 1024
+                elif name == "" or name.startswith("[stack"):
+                    kind = "anonymous"
+                elif name.endswith("-shm"):
+                    kind = "sqlite_shm"
+                elif name.startswith("/"):
+                    kind = "files"
+                else:
+                    kind = "other"
+            elif fields[0] == "Rss:":
+                kinds[kind] = kinds.get(kind, 0) + int(fields[1])
+    return {k: round(v / 1024, 1) for k, v in sorted(kinds.items())}
 
 
 def sampler(started):
@@ -291,6 +322,14 @@ def sampler(started):
         except OSError:
             problem("serve is gone")
             return
+        if len(samples) % 30 == 1:
+            try:
+                memory = {"minute": round((time.time() - started) / 60), "rss": round(samples[-1][1], 1)} | memory_map()
+                memory["sqlite"] = round(metric("rg_sqlite_memory_bytes") / 2**20, 1)
+                memory_maps.append(memory)
+                print("memory", json.dumps(memory), flush=True)
+            except Exception as error:
+                print("memory sample failed:", error, flush=True)
         if len(samples) % 5 == 1:
             try:
                 queue_depths.append(queue_depth())
@@ -345,13 +384,10 @@ for segment, digest in acknowledged.items():
         differ.append(segment)
 
 peak_mib = proc("VmHWM")
-# Where the memory is once idle: RSS after the drain, and (with gdb) after glibc hands its free pages back.
+# Where the memory is once idle: RSS after the drain (the gateway hands the allocator's free pages back every 30 s).
 time.sleep(5)
 rss_idle_end = proc("VmRSS")
-rss_after_trim = None
-if shutil.which("gdb"):
-    subprocess.run(["gdb", "-p", str(serve.pid), "-batch", "-ex", "call (int) malloc_trim(0)"], capture_output=True, timeout=120)
-    rss_after_trim = proc("VmRSS")
+memory_after_drain = memory_map() | {"sqlite": round(metric("rg_sqlite_memory_bytes") / 2**20, 1)}
 warm = min(60, load_seconds / 10)
 window = min(600, (load_seconds - warm) / 3)
 first = [s for s in samples if warm <= s[0] < warm + window]
@@ -371,10 +407,10 @@ report = {
     "missing": len(missing), "different": len(differ), "drain_seconds": round(drain_seconds, 1), "queue_depth_at_end": depth,
     "rss_mib": {"idle": round(idle_mib, 1), "peak": round(peak_mib, 1), "bound": round(bound_mib, 1),
                 "first_window": round(rss_first, 1), "last_window": round(rss_last, 1), "idle_after_drain": round(rss_idle_end, 1),
-                "after_malloc_trim": rss_after_trim and round(rss_after_trim, 1),
                 "every_minute": [round(s[1]) for s in samples[::30]]},
     "fds": {"first_window": fd_first, "last_window": fd_last}, "window_seconds": round(window),
-    "queue_depth_every_minute": [round(d) for d in queue_depths[::6]],
+    "queue_depth_every_minute": [round(d) for d in queue_depths[::6]], "memory_every_minute": memory_maps,
+    "memory_after_drain": memory_after_drain,
     "serve_exit_status": serve_status, "problems": problems,
 }
 checks = {

@@ -16,7 +16,6 @@ struct Serve: AsyncParsableCommand {
     var adminListen: String?
 
     func run() async throws {
-        AllocatorTuning.limitArenas()
         try await reportingFailures {
             var settings = try options.load()
             if let listen { settings.listen = listen }

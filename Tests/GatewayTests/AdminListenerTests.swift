@@ -68,6 +68,7 @@ struct AdminListenerTests {
             #expect(samples["rg_queue_drain_seconds_estimate"]?.isNaN == true, "a row waits and none landed: no estimate")
             #expect((samples["rg_spool_bytes"] ?? 0) > Double(bytes.count))
             #expect(samples["rg_memory_budget_capacity_bytes"] == Double(gateway.runtime.memory.capacity))
+            #expect((samples["rg_sqlite_memory_bytes"] ?? 0) > 0, "SQLite's page caches and statements")
             #expect(samples[#"rg_account_replays_paused{account_id="\#(down)"}"#] == 1)
             #expect(samples[#"rg_account_replays_paused{account_id="\#(id)"}"#] == 0)
             // The unreachable account's PutObject: retried once (the test policy allows 2 attempts), then failed.

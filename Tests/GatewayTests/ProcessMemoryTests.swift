@@ -24,6 +24,25 @@ struct ProcessMemoryTests {
         return kib / 1024
     }
 
+    /// glibc's extra arenas in the process: its heaps are 64 MiB reservations at 64 MiB-aligned addresses, the used
+    /// front read-write and the rest inaccessible. `serve` keeps one arena (`AllocatorTuning`), so none.
+    static func extraMallocArenas(_ pid: Int32) throws -> Int {
+        let heapSize: UInt64 = 64 * 1024 * 1024
+        let anonymous = try String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8).split(separator: "\n").compactMap {
+            line -> (start: UInt64, end: UInt64)? in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count == 5, fields[4] == "0" else { return nil }  // no file, no name
+            let range = fields[0].split(separator: "-").compactMap { UInt64($0, radix: 16) }
+            return range.count == 2 ? (range[0], range[1]) : nil
+        }
+        return anonymous.filter { map in
+            guard map.start % heapSize == 0 else { return false }
+            var end = map.end
+            while end < map.start + heapSize, let next = anonymous.first(where: { $0.start == end }) { end = next.end }
+            return end == map.start + heapSize
+        }.count
+    }
+
     /// `serve` with an account on `rclone serve s3` (or on `host`), warmed up by one store; its idle RSS.
     struct Running {
         let gateway: CrashSafetyTests.Setup
@@ -78,6 +97,8 @@ struct ProcessMemoryTests {
         defer { _ = running.serve.stop() }
         // Before flow control: 2,323 MiB (release, spool on) for these 2.3 GB of bodies.
         try await running.storeConcurrently(256, name: "many-\(spool)-", seed: 171, what: "256 × 9 MiB, spool \(spool)")
+        // Every thread allocates in the one arena (set before `run` started a second one, half the threads used it).
+        #expect(try ProcessMemoryTests.extraMallocArenas(running.serve.pid) == 0)
     }
 
     @Test(arguments: [true, false])

@@ -133,6 +133,7 @@ public final class GatewayMetrics: S3Observer {
         CoreMetrics.Gauge(label: "rg_connections_open", factory: factory).record(memory.connections.openConnections)
         CoreMetrics.Gauge(label: "rg_connections_max", factory: factory).record(memory.connections.limit)
         CoreMetrics.Gauge(label: "rg_connections_flowing", factory: factory).record(memory.flowingReads.inUse / GatewayConfig.flowingReadBytes)
+        if let bytes = SQLiteDatabase.heapBytes { CoreMetrics.Gauge(label: "rg_sqlite_memory_bytes", factory: factory).record(bytes) }
         let paused = snapshot.paused
         for accountId in Set(accountIds).union(paused) {
             CoreMetrics.Gauge(label: "rg_account_replays_paused", dimensions: [("account_id", accountId)], factory: factory)

@@ -29,6 +29,14 @@ public struct SQLiteDatabase: GatewayStorage, Sendable {
         try SQLiteDatabase(DatabaseQueue())
     }
 
+    /// What SQLite holds in the heap right now, over all connections (`sqlite3_memory_used`: page caches,
+    /// prepared statements), or nil where the library lacks it. For `rg_sqlite_memory_bytes`.
+    public static var heapBytes: Int? {
+        typealias MemoryUsed = @convention(c) () -> Int64
+        guard let symbol = dlsym(nil, "sqlite3_memory_used") else { return nil }
+        return Int(unsafeBitCast(symbol, to: MemoryUsed.self)())
+    }
+
     /// Nothing to let go of: the file closes with the process.
     public func close() async {}
 
