@@ -2,6 +2,7 @@ public import AsyncHTTPClient
 import Crypto
 public import Foundation
 public import Logging
+import NIOConcurrencyHelpers
 public import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -272,7 +273,9 @@ public struct S3Client: Sendable {
                 let deadline = NIODeadline.now() + .init(configuration.requestTimeout)
                 response = try await http.execute(request, deadline: deadline, logger: logger)
                 responseBody =
-                    method == .HEAD ? ByteBuffer() : try await Self.collect(response.body, upTo: configuration.maxResponseBytes, by: deadline)
+                    method == .HEAD
+                    ? ByteBuffer()
+                    : try await Self.collect(response.body, upTo: configuration.maxResponseBytes, by: deadline, on: http.eventLoopGroup.any())
             } catch {
                 throw Self.transportError(error, operation: operation)
             }
@@ -301,7 +304,9 @@ public struct S3Client: Sendable {
             let status = Int(response.status.code)
             guard (200..<300).contains(status) else {
                 let deadline = NIODeadline.now() + .init(configuration.idleTimeout)
-                let body = (try? await Self.collect(response.body, upTo: configuration.maxResponseBytes, by: deadline)) ?? ByteBuffer()
+                let body =
+                    (try? await Self.collect(response.body, upTo: configuration.maxResponseBytes, by: deadline, on: http.eventLoopGroup.any()))
+                    ?? ByteBuffer()
                 throw Self.error(status: status, headers: response.headers, body: body, operation: operation)
             }
             return (ObjectInfo(headers: response.headers), response.body)
@@ -435,19 +440,33 @@ public struct S3Client: Sendable {
     }
 
     /// An answer's body, read by `deadline`: the request's deadline covers the head only, and an answer that
-    /// trickles (a byte a second keeps the idle timeout from ever firing) must end too.
-    static func collect(_ body: HTTPClientResponse.Body, upTo limit: Int, by deadline: NIODeadline) async throws -> ByteBuffer {
-        try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
-            group.addTask { try await body.collect(upTo: limit) }
-            group.addTask {
-                let left = deadline - NIODeadline.now()
-                if left > .zero { try await Task.sleep(nanoseconds: UInt64(left.nanoseconds)) }
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let collected = first else { throw HTTPClientError.deadlineExceeded }
-            return collected
+    /// trickles (a byte a second keeps the idle timeout from ever firing) must end too. The deadline is a timer on
+    /// an event loop, cancelled when the body is in: a cancelled `Task.sleep` keeps its task and timer until its
+    /// deadline, about 700 bytes for up to `requestTimeout` (300 s) after every S3 call, which the soak saw
+    /// as heap scattered with thousands of them.
+    static func collect(
+        _ body: HTTPClientResponse.Body,
+        upTo limit: Int,
+        by deadline: NIODeadline,
+        on eventLoop: any EventLoop
+    )
+        async throws -> ByteBuffer
+    {
+        let collecting = Task { try await body.collect(upTo: limit) }
+        let timedOut = NIOLockedValueBox(false)
+        let timer = eventLoop.scheduleTask(deadline: deadline) {
+            timedOut.withLockedValue { $0 = true }
+            collecting.cancel()
         }
+        defer { timer.cancel() }
+        let collected = try await withTaskCancellationHandler {
+            try await collecting.value
+        } onCancel: {
+            collecting.cancel()
+        }
+        // A cancelled read may end early instead of throwing: past the deadline nothing read counts.
+        if timedOut.withLockedValue({ $0 }) { throw HTTPClientError.deadlineExceeded }
+        return collected
     }
 
     static func transportError(_ error: any Error, operation: String) -> S3Error {
