@@ -120,14 +120,21 @@ def main():
                 f"Array.from(document.querySelectorAll('{card} .panel pre')).map(p => {{ try {{ JSON.parse(p.textContent); return true; }} catch (e) {{ return false; }} }})"
             )
 
-        # The queue: the failing account's spooled upload, retried with its button.
-        browser.wait_for("!!document.querySelector('#queue tr[data-queue-id] button.retry')", "the queued upload's retry button")
-        report["queue_rows"] = browser.evaluate("document.querySelectorAll('#queue tr[data-queue-id]').length")
-        browser.click("#queue tr[data-queue-id] button.retry")
-        report["retry_notice"] = browser.wait_for(
-            "(() => { const t = document.getElementById('queue-notice').textContent; return t.includes('due now') ? t : null; })()",
-            "the retry notice",
-        )
+        # The queue: the failing account's spooled upload, retried with its button. Editing the account resumed its
+        # replays, so the row may be mid-attempt when the button is pressed ("0 uploads are due now"); once the attempt
+        # has failed it is pending again, and pressed again.
+        for _ in range(5):
+            browser.wait_for("!!document.querySelector('#queue tr[data-queue-id] button.retry')", "the queued upload's retry button")
+            report["queue_rows"] = browser.evaluate("document.querySelectorAll('#queue tr[data-queue-id]').length")
+            browser.evaluate("document.getElementById('queue-notice').textContent = ''")
+            browser.click("#queue tr[data-queue-id] button.retry")
+            report["retry_notice"] = browser.wait_for(
+                "(() => { const t = document.getElementById('queue-notice').textContent; return t.includes('due now') ? t : null; })()",
+                "the retry notice",
+            )
+            if report["retry_notice"].startswith("1 upload is due now"):
+                break
+            time.sleep(1)
 
         # No secret anywhere: the DOM, every field's value, the tab's storage, and every API answer the page received.
         page_text = browser.evaluate(

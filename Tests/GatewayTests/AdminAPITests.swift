@@ -117,9 +117,17 @@ struct AdminAPITests {
                 try await Self.call(gateway, .GET, "/api/accounts/\(down)").object["queue"] as? [String: Int] == queued["queue"] as? [String: Int]
             )
 
-            // The queue, at most `limit` rows.
-            #expect((try await Self.call(gateway, .GET, "/api/queue?state=pending&limit=1").object["uploads"] as? [Any])?.count == 1)
-            #expect(try await Self.call(gateway, .GET, "/api/queue?limit=0").status == 400)
+            // The queue, at most `limit` rows (1,000 unless asked, never more than 10,000); `more`: rows left out.
+            let first = try await Self.call(gateway, .GET, "/api/queue?state=pending&limit=1")
+            #expect((first.object["uploads"] as? [Any])?.count == 1 && first.object["more"] as? Bool == true)
+            let both = try await Self.call(gateway, .GET, "/api/queue?state=pending&limit=2")
+            #expect((both.object["uploads"] as? [Any])?.count == 2 && both.object["more"] as? Bool == false)
+            let unasked = try await Self.call(gateway, .GET, "/api/queue")
+            #expect((unasked.object["uploads"] as? [Any])?.count == 2 && unasked.object["more"] as? Bool == false)
+            for limit in ["0", "10001", "-1", "many"] {
+                let refused = try await Self.call(gateway, .GET, "/api/queue?limit=\(limit)")
+                #expect(refused.status == 400 && refused.text.contains("from 1 to 10000"), "\(limit): \(refused.text)")
+            }
 
             // The policies for a bucket, as `policy --json` prints them; a bad bucket or ARN names its field.
             let arn = "arn:aws:iam::123456789012:user/acme-recordings"

@@ -110,12 +110,20 @@ struct AdminAPI: Sendable {
             }
             return state
         }
-        let limit = try query.get("limit").map { text in
-            guard let limit = Int(text), limit > 0 else { throw AccountError.invalid(field: "limit", "must be a whole number above 0") }
-            return limit
-        }
-        let entries = try await ledger.uploads(state: state, accountId: query.get("account_id"), limit: limit)
-        return QueueAnswer(uploads: entries.map(QueuedUploadView.init), pausedAccounts: try await ledger.pausedAccounts())
+        let limit =
+            try query.get("limit").map { text in
+                guard let limit = Int(text), (1...QueueAnswer.maximumLimit).contains(limit) else {
+                    throw AccountError.invalid(field: "limit", "must be a whole number from 1 to \(QueueAnswer.maximumLimit)")
+                }
+                return limit
+            } ?? QueueAnswer.defaultLimit
+        // One row more than asked tells whether rows were left out.
+        let entries = try await ledger.uploads(state: state, accountId: query.get("account_id"), limit: limit + 1)
+        return QueueAnswer(
+            uploads: entries.prefix(limit).map(QueuedUploadView.init),
+            more: entries.count > limit,
+            pausedAccounts: try await ledger.pausedAccounts()
+        )
     }
 
     func retry(_ request: Request) async throws -> RetryAnswer {

@@ -92,11 +92,18 @@ struct VerifyAnswer: ResponseEncodable {
 }
 
 /// `GET /api/queue`.
+/// At most `limit` rows (default `defaultLimit`, at most `maximumLimit`): the queue keeps every stored row, so
+/// without a bound one answer grew with the gateway's whole history (the 30-minute soak's heap grew with it, about
+/// 660 bytes of JSON a row and several times that while it was built). `more`: rows were left out.
 struct QueueAnswer: ResponseEncodable {
+    static let defaultLimit = 1_000
+    static let maximumLimit = 10_000
     var uploads: [QueuedUploadView]
+    var more: Bool
     var pausedAccounts: [String: String]
     enum CodingKeys: String, CodingKey {
         case uploads
+        case more
         case pausedAccounts = "paused_accounts"
     }
 }
