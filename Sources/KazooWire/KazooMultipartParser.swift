@@ -34,6 +34,10 @@ public struct KazooMultipartParser: Sendable {
     var state = State.preamble
     /// Bytes not yet consumed; starts with a CRLF so that a boundary at the very start is found like any other.
     var pending: ByteBuffer
+    /// An error found after events that were not yet handed out: thrown by the next `feed` or `finish`, so that
+    /// the events before it are handled first however the network cut the body (in one piece, the base64 part's
+    /// own error came second and another error was reported than for the same body in pieces; found by fuzzing).
+    var laterError: MultipartError?
 
     public init(boundary: String) {
         delimiter = Array("\r\n--\(boundary)".utf8)
@@ -61,6 +65,7 @@ public struct KazooMultipartParser: Sendable {
 
     /// Consumes `buffer`, returning what it completed.
     public mutating func feed(_ buffer: ByteBuffer) throws(MultipartError) -> [Event] {
+        if let laterError { throw laterError }
         if case .done = state { return [] }
         if pending.readableBytes == 0 {
             pending = buffer
@@ -69,12 +74,18 @@ public struct KazooMultipartParser: Sendable {
             pending.writeBuffer(&incoming)
         }
         var events: [Event] = []
-        while try step(into: &events) {}
+        do {
+            while try step(into: &events) {}
+        } catch {
+            if events.isEmpty { throw error }
+            laterError = error
+        }
         return events
     }
 
     /// The body ended: an error unless the closing boundary was seen.
     public func finish() throws(MultipartError) {
+        if let laterError { throw laterError }
         guard isComplete else { throw MultipartError("the multipart body ended before its closing boundary (truncated upload)") }
     }
 
