@@ -275,7 +275,7 @@ public struct S3Client: Sendable {
                 responseBody =
                     method == .HEAD
                     ? ByteBuffer()
-                    : try await Self.collect(response.body, upTo: configuration.maxResponseBytes, by: deadline, on: http.eventLoopGroup.any())
+                    : try await Self.collect(response.body, upTo: configuration.maxResponseBytes, by: deadline, on: http.eventLoopGroup)
             } catch {
                 throw Self.transportError(error, operation: operation)
             }
@@ -305,7 +305,7 @@ public struct S3Client: Sendable {
             guard (200..<300).contains(status) else {
                 let deadline = NIODeadline.now() + .init(configuration.idleTimeout)
                 let body =
-                    (try? await Self.collect(response.body, upTo: configuration.maxResponseBytes, by: deadline, on: http.eventLoopGroup.any()))
+                    (try? await Self.collect(response.body, upTo: configuration.maxResponseBytes, by: deadline, on: http.eventLoopGroup))
                     ?? ByteBuffer()
                 throw Self.error(status: status, headers: response.headers, body: body, operation: operation)
             }
@@ -448,13 +448,13 @@ public struct S3Client: Sendable {
         _ body: HTTPClientResponse.Body,
         upTo limit: Int,
         by deadline: NIODeadline,
-        on eventLoop: any EventLoop
+        on group: any EventLoopGroup
     )
         async throws -> ByteBuffer
     {
         let collecting = Task { try await body.collect(upTo: limit) }
         let timedOut = NIOLockedValueBox(false)
-        let timer = eventLoop.scheduleTask(deadline: deadline) {
+        let timer = group.any().scheduleTask(deadline: deadline) {
             timedOut.withLockedValue { $0 = true }
             collecting.cancel()
         }
