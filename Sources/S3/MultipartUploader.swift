@@ -54,13 +54,23 @@ public struct MultipartUploader: Sendable {
         return 1 << (Int.bitWidth - (partSize - 1).leadingZeroBitCount)
     }
 
-    /// Uploads `body` to `key`. `expectedLength` is a hint that only sizes the parts.
+    /// Whether a body of `expectedLength` bytes goes to S3 as one PutObject, held whole in memory until S3
+    /// answers (false when the length is not known).
+    public func isOnePut(expectedLength: Int?) -> Bool {
+        guard let expectedLength else { return false }
+        return expectedLength < partSize(forExpectedLength: expectedLength)
+    }
+
+    /// Uploads `body` to `key`. `expectedLength` is a hint that only sizes the parts. `notTaken` is given the
+    /// whole body when it went as one PutObject that failed, before its memory is released (the only copy of
+    /// those bytes the caller does not have to keep itself).
     public func upload<Body: AsyncSequence>(
         _ body: Body,
         to client: S3Client,
         key: String,
         options: S3ObjectOptions = S3ObjectOptions(),
-        expectedLength: Int? = nil
+        expectedLength: Int? = nil,
+        notTaken: ((ByteBuffer) -> Void)? = nil
     ) async throws -> UploadResult where Body.Element == ByteBuffer {
         let partSize = partSize(forExpectedLength: expectedLength)
         var reader = PartReader(
@@ -74,7 +84,13 @@ public struct MultipartUploader: Sendable {
         guard let (first, charge) = try await reader.nextPart() else {
             // Zero bytes: one empty PutObject.
             let (digest, payload) = ObjectChecksum.sha256(ByteBuffer().readableBytesView)
-            let stored = try await client.putObject(key: key, body: ByteBuffer(), options: options, sha256: payload)
+            let stored: PutResult
+            do {
+                stored = try await client.putObject(key: key, body: ByteBuffer(), options: options, sha256: payload)
+            } catch {
+                notTaken?(ByteBuffer())
+                throw error
+            }
             return UploadResult(
                 etag: stored.etag,
                 versionId: stored.versionId,
@@ -92,6 +108,7 @@ public struct MultipartUploader: Sendable {
                 stored = try await client.putObject(key: key, body: first, options: options, sha256: payload)
                 budget.recycle(consume first, charge: charge)
             } catch {
+                notTaken?(first)
                 budget.recycle(consume first, charge: charge)
                 throw error
             }

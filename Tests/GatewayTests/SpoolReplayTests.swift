@@ -36,7 +36,10 @@ struct SpoolReplayTests {
         return bytes
     }
 
-    @Test func s3DownStoreIsAcknowledgedEncryptedServedFromTheSpoolAndReplayed() async throws {
+    /// A gateway (`config`) with one account on a private moto, which the test may stop and start.
+    static func withPrivateMoto(
+        _ body: (TestGateway, PrivateMoto, _ accountId: String, _ token: String) async throws -> Void
+    ) async throws {
         let moto = PrivateMoto()
         try await onOwnThread { try moto.start() }
         defer { moto.stop() }
@@ -49,6 +52,12 @@ struct SpoolReplayTests {
                 accessKeyId: "AKIDPRIVATEMOTO",
                 secret: "private-moto-secret"
             )
+            try await body(gateway, moto, id, token)
+        }
+    }
+
+    @Test func s3DownStoreIsAcknowledgedEncryptedServedFromTheSpoolAndReplayed() async throws {
+        try await Self.withPrivateMoto { gateway, moto, id, token in
             await Task.detached { moto.stop() }.value
 
             let bytes = TestEnvironment.randomBytes(9 * 1024 * 1024 + 7, seed: 51)
@@ -88,6 +97,37 @@ struct SpoolReplayTests {
             #expect(try await Self.objectBytes(Self.client(for: moto), key) == bytes)
             let redirected = try await gateway.send(.GET, path)
             #expect(redirected.status == 302)
+        }
+    }
+
+    /// A recording shorter than one part goes to S3 as one PutObject, held whole in memory until S3 answers:
+    /// it is written to the spool only when S3 does not take it (then acknowledged 202 and replayed as any
+    /// other), so a store S3 takes touches no file. A longer one is written ahead (its parts leave memory).
+    @Test func aOnePutRecordingIsSpooledOnlyWhenS3DoesNotTakeIt() async throws {
+        try await Self.withPrivateMoto { gateway, moto, id, token in
+            let directory = gateway.runtime.ledger.spool.settings.directory
+            let filesInSpool = { ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { !$0.hasPrefix(".") } }
+            let small = TestEnvironment.randomBytes(1024 * 1024 + 5, seed: 57)
+            #expect(try await gateway.send(.PUT, "/k/\(token)/\(id)/taken.mp3", body: small).status == 201)
+            #expect(filesInSpool().isEmpty, "S3 took it: no spool file was ever made")
+            #expect(try await Self.objectBytes(Self.client(for: moto), "\(id)/taken.mp3") == small)
+            let large = TestEnvironment.randomBytes(9 * 1024 * 1024, seed: 58)
+            #expect(try await gateway.send(.PUT, "/k/\(token)/\(id)/parts.mp3", body: large).status == 201)
+            #expect(filesInSpool().count == 1, "written ahead, then kept to be written over: \(filesInSpool())")
+
+            await Task.detached { moto.stop() }.value
+            let put = try await gateway.send(.PUT, "/k/\(token)/\(id)/outage.mp3", body: small)
+            #expect(put.status == 202, "\(put.text)")
+            let rows = try await gateway.runtime.ledger.uploads(accountId: id)
+            try #require(rows.count == 1)
+            #expect(rows[0].size == small.count)
+            let raw = try Data(contentsOf: URL(fileURLWithPath: gateway.runtime.ledger.spool.path(rows[0].spoolFile)))
+            #expect(raw.range(of: Data(small[4096..<4160])) == nil, "encrypted at rest")
+            #expect(try await gateway.send(.GET, "/k/\(token)/\(id)/outage.mp3").body == small, "served from the spool")
+
+            try await onOwnThread { try moto.start() }
+            #expect(try await eventually { try await gateway.runtime.ledger.upload(rows[0].id ?? 0)?.state == .stored })
+            #expect(try await Self.objectBytes(Self.client(for: moto), "\(id)/outage.mp3") == small)
         }
     }
 

@@ -126,7 +126,7 @@ struct TransportTests {
             let response = Task { try await client.execute(request, timeout: .seconds(60)).status.code }
             let bytes = TestEnvironment.randomBytes(length, seed: 11)
             continuation.yield(ByteBuffer(bytes: bytes[..<(1024 * 1024)]))
-            #expect(try await eventually { gateway.spoolFiles.count == 1 }, "the store is under way (its write-ahead spool file exists)")
+            #expect(try await eventually { gateway.runtime.memory.parts.inUse > 0 }, "the store is under way (its part buffer is taken)")
             // SIGTERM's effect: stop accepting, drain in-flight requests.
             let group = gateway.group
             Task { await group.triggerGracefulShutdown() }
@@ -154,7 +154,7 @@ struct TransportTests {
             let client = gateway.http
             let response = Task { try? await client.execute(request, timeout: .seconds(60)).status.code }
             continuation.yield(ByteBuffer(bytes: [UInt8](repeating: 1, count: 1024 * 1024)))
-            #expect(try await eventually { gateway.spoolFiles.count == 1 }, "the store is under way (its write-ahead spool file exists)")
+            #expect(try await eventually { gateway.runtime.memory.parts.inUse > 0 }, "the store is under way (its part buffer is taken)")
             let group = gateway.group
             Task { await group.triggerGracefulShutdown() }
             // The client never sends the rest: the drain time (1 s) runs out and the upload is cancelled.

@@ -5,9 +5,10 @@ import Logging
 import S3
 import Spool
 
-/// `PUT`/`POST /k/<token>/<path>`: streams the body into the account's bucket and, at the same time,
-/// into an encrypted spool file (write-ahead). 201 once S3 confirmed the object (the spool file is
-/// removed, never fsync'd); if S3 fails, the rest of the body goes to the spool file, which is made
+/// `PUT`/`POST /k/<token>/<path>`: streams the body into the account's bucket, kept for an encrypted spool
+/// file (`SpoolingBody`: written ahead, or, for one PutObject, from memory only if S3 fails). 201 once S3
+/// confirmed the object (the spool file, if any, is not fsync'd and goes); if S3 fails, the rest of the body
+/// goes to the spool file, which is made
 /// durable and queued for replay before the answer is 202. Without a spool file (spooling off, disk
 /// full, quota) an S3 failure is a 503: nothing is acknowledged that is not safe.
 struct StoreRoute: Sendable {
@@ -93,19 +94,29 @@ struct StoreRoute: Sendable {
         do {
             try await body.readToFilePart()
             let options = objectOptions(account, target, query: request.uri.query, body: body)
-            let writer = ledger.received(
-                SpoolFile.Header(
+            let spooling = SpoolingBody(
+                body: body,
+                header: SpoolFile.Header(
                     accountId: account.accountId,
                     objectKey: key,
                     requestPath: target.requestPath,
                     contentType: options.contentType,
                     metadata: options.metadata
-                )
+                ),
+                mode: uploader.isOnePut(expectedLength: target.declaredLength) ? .onFailure : .writeAhead,
+                ledger: ledger,
+                logger: logger
             )
-            let spooling = SpoolingBody(body: body, writer: writer, logger: logger)
             let result: UploadResult
             do {
-                result = try await uploader.upload(spooling, to: auth.entry.client, key: key, options: options, expectedLength: target.declaredLength)
+                result = try await uploader.upload(
+                    spooling,
+                    to: auth.entry.client,
+                    key: key,
+                    options: options,
+                    expectedLength: target.declaredLength,
+                    notTaken: { spooling.spoolWhole($0) }
+                )
             } catch let error where Self.isS3Failure(error) {
                 return try await spoolAfterFailure(
                     error,
