@@ -257,10 +257,6 @@ struct StoreRoute: Sendable {
     }
 
     static func created(_ object: StoredObject) -> Response {
-        JSONResponse.make(
-            .created,
-            ["stored": ["key": object.objectKey, "size": object.size, "checksum": object.checksum, "etag": object.etag ?? ""]],
-            noStore: false
-        )
+        JSONResponse.stored(key: object.objectKey, size: object.size, checksum: object.checksum, etag: object.etag ?? "")
     }
 }

@@ -5,11 +5,27 @@ extension StoredObject: FetchableRecord, PersistableRecord {
     public static let databaseTableName = "stored_object"
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
     public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    /// Writes the index row, replacing the path's former one: one prepared statement, cached by the
+    /// connection. Every store writes one, so it skips what `save` does (an UPDATE, then an INSERT when no
+    /// row was there, each built through `Codable` with its column names converted to snake case every
+    /// time): about 5% of the gateway's CPU per 1 MiB store in a perf profile.
+    func upsert(into db: Database) throws {
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO stored_object (account_id, request_path, object_key, size, checksum, etag, content_type, stored_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (account_id, request_path) DO UPDATE SET object_key = excluded.object_key, size = excluded.size,
+                checksum = excluded.checksum, etag = excluded.etag, content_type = excluded.content_type, stored_at = excluded.stored_at
+                """
+        )
+        try statement.execute(arguments: [accountId, requestPath, objectKey, size, checksum, etag, contentType, storedAt])
+    }
 }
 
 extension SQLiteDatabase {
     public func record(_ object: StoredObject) async throws {
-        try await writer.write { db in try object.save(db) }
+        try await writer.write { db in try object.upsert(into: db) }
     }
 
     public func longestStoredPrefix(accountId: String, segments: [String]) async throws -> IndexedPath? {

@@ -23,7 +23,7 @@ extension SQLiteDatabase {
             defer { try? db.execute(sql: "PRAGMA synchronous = NORMAL") }
             try db.inTransaction(.immediate) {
                 try entry.insert(db)
-                try object.save(db)
+                try object.upsert(into: db)
                 return .commit
             }
         }
@@ -82,7 +82,7 @@ extension SQLiteDatabase {
                 entry.state = .stored
                 entry.lastError = nil
             }
-            try object.save(db)
+            try object.upsert(into: db)
             return try Int.fetchOne(
                 db,
                 sql: "SELECT count(*) FROM upload_queue WHERE account_id = ? AND state IN ('pending', 'uploading')",
