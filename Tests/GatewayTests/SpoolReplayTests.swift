@@ -124,10 +124,14 @@ struct SpoolReplayTests {
             let raw = try Data(contentsOf: URL(fileURLWithPath: gateway.runtime.ledger.spool.path(rows[0].spoolFile)))
             #expect(raw.range(of: Data(small[4096..<4160])) == nil, "encrypted at rest")
             #expect(try await gateway.send(.GET, "/k/\(token)/\(id)/outage.mp3").body == small, "served from the spool")
+            // An empty body is one (empty) PutObject too.
+            let empty = try await gateway.send(.PUT, "/k/\(token)/\(id)/empty.mp3", body: [])
+            #expect(empty.status == 202, "\(empty.text)")
 
             try await onOwnThread { try moto.start() }
-            #expect(try await eventually { try await gateway.runtime.ledger.upload(rows[0].id ?? 0)?.state == .stored })
+            #expect(try await eventually { try await gateway.runtime.ledger.uploads(accountId: id).allSatisfy { $0.state == .stored } })
             #expect(try await Self.objectBytes(Self.client(for: moto), "\(id)/outage.mp3") == small)
+            #expect(try await Self.objectBytes(Self.client(for: moto), "\(id)/empty.mp3") == [])
         }
     }
 
