@@ -83,43 +83,20 @@ public struct MultipartUploader: Sendable {
 
         guard let (first, charge) = try await reader.nextPart() else {
             // Zero bytes: one empty PutObject.
-            let (digest, payload) = ObjectChecksum.sha256(ByteBuffer().readableBytesView)
-            let stored: PutResult
-            do {
-                stored = try await client.putObject(key: key, body: ByteBuffer(), options: options, sha256: payload)
-            } catch {
-                notTaken?(ByteBuffer())
-                throw error
-            }
-            return UploadResult(
-                etag: stored.etag,
-                versionId: stored.versionId,
-                size: 0,
-                checksum: ObjectChecksum.single(digest),
-                parts: 0,
-                partSize: partSize
-            )
+            return try await putWhole(ByteBuffer(), to: client, key: key, options: options, partSize: partSize, notTaken: notTaken)
         }
         if first.readableBytes < partSize {
-            // The whole body fitted in less than one part: one PutObject.
-            let (digest, payload) = ObjectChecksum.sha256(first.readableBytesView)
-            let stored: PutResult
+            // The whole body fitted in less than one part: one PutObject. Its buffer goes back to the budget
+            // whatever S3 answered.
+            let result: UploadResult
             do {
-                stored = try await client.putObject(key: key, body: first, options: options, sha256: payload)
-                budget.recycle(consume first, charge: charge)
+                result = try await putWhole(first, to: client, key: key, options: options, partSize: partSize, notTaken: notTaken)
             } catch {
-                notTaken?(first)
                 budget.recycle(consume first, charge: charge)
                 throw error
             }
-            return UploadResult(
-                etag: stored.etag,
-                versionId: stored.versionId,
-                size: reader.size,
-                checksum: ObjectChecksum.single(digest),
-                parts: 0,
-                partSize: partSize
-            )
+            budget.recycle(consume first, charge: charge)
+            return result
         }
 
         let uploadId: String
@@ -162,6 +139,33 @@ public struct MultipartUploader: Sendable {
             }
             throw error
         }
+    }
+
+    /// One PutObject of a body held whole in memory; if S3 does not take it, `notTaken` gets the body first.
+    private func putWhole(
+        _ body: ByteBuffer,
+        to client: S3Client,
+        key: String,
+        options: S3ObjectOptions,
+        partSize: Int,
+        notTaken: ((ByteBuffer) -> Void)?
+    ) async throws -> UploadResult {
+        let (digest, payload) = ObjectChecksum.sha256(body.readableBytesView)
+        let stored: PutResult
+        do {
+            stored = try await client.putObject(key: key, body: body, options: options, sha256: payload)
+        } catch {
+            notTaken?(body)
+            throw error
+        }
+        return UploadResult(
+            etag: stored.etag,
+            versionId: stored.versionId,
+            size: body.readableBytes,
+            checksum: ObjectChecksum.single(digest),
+            parts: 0,
+            partSize: partSize
+        )
     }
 
     /// Uploads `first` and every further part, `parallelParts` at a time; the budget is released as each ends,

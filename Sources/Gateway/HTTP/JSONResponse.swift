@@ -34,6 +34,12 @@ enum JSONResponse {
     /// `value` as a JSON string: quotes, backslashes and control characters escaped, nothing else.
     static func appendQuoted(_ value: String, to text: inout String) {
         text += "\""
+        defer { text += "\"" }
+        // Most values need no escaping: appended whole, not scalar by scalar.
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            text += value
+            return
+        }
         for scalar in value.unicodeScalars {
             switch scalar {
             case "\"": text += "\\\""
@@ -47,6 +53,5 @@ enum JSONResponse {
             default: text.unicodeScalars.append(scalar)
             }
         }
-        text += "\""
     }
 }

@@ -8,9 +8,8 @@ import Spool
 /// `PUT`/`POST /k/<token>/<path>`: streams the body into the account's bucket, kept for an encrypted spool
 /// file (`SpoolingBody`: written ahead, or, for one PutObject, from memory only if S3 fails). 201 once S3
 /// confirmed the object (the spool file, if any, is not fsync'd and goes); if S3 fails, the rest of the body
-/// goes to the spool file, which is made
-/// durable and queued for replay before the answer is 202. Without a spool file (spooling off, disk
-/// full, quota) an S3 failure is a 503: nothing is acknowledged that is not safe.
+/// goes to the spool file, which is made durable and queued for replay before the answer is 202. Without a
+/// spool file (spooling off, disk full, quota) an S3 failure is a 503: nothing is acknowledged that is not safe.
 struct StoreRoute: Sendable {
     let uploader: MultipartUploader
     let admission: StoreAdmission
