@@ -171,7 +171,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SpoolTests",
-            dependencies: ["Spool", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Spool", "S3", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 public import Crypto
 import Foundation
 public import Logging
+public import S3
 
 #if canImport(Glibc)
 import Glibc
@@ -57,12 +58,15 @@ public final class Spool: Sendable {
     public let usage: SpoolUsage
     /// Files of finished stores, kept to be written over (`SpoolFilePool`); not counted in `usage`.
     public let pool: SpoolFilePool
+    /// Whether large files are written around the page cache, and where their staging buffers are charged.
+    let directWrites: DirectWrites.Settings?
     let logger: Logger
     private let lockDescriptor: Int32
 
     /// Opens (creating it 0700) the spool directory; with `exclusive`, takes its lock or fails.
-    public init(settings: Settings, masterKey: SymmetricKey, exclusive: Bool, logger: Logger) throws {
+    public init(settings: Settings, masterKey: SymmetricKey, exclusive: Bool, directWrites: DirectWrites.Settings? = nil, logger: Logger) throws {
         self.settings = settings
+        self.directWrites = directWrites
         self.masterKey = masterKey
         self.logger = logger
         try FileManager.default.createDirectory(
@@ -123,7 +127,8 @@ public final class Spool: Sendable {
                 masterKey: masterKey,
                 header: header,
                 usage: usage,
-                pool: pool
+                pool: pool,
+                direct: directWrites
             )
         } catch {
             logger.warning("not spooling this store: \(error); it is acknowledged only if S3 takes it")

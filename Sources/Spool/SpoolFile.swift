@@ -1,6 +1,6 @@
 public import Crypto
 import Foundation
-import S3
+public import S3
 import Synchronization
 
 /// The encrypted write-ahead file a recording is spooled to (issue 5 builds the queue around it).
@@ -86,12 +86,28 @@ public final class SpoolWriter {
     let formerSize: Int
     /// A write failed (disk full, quota): the file is unlinked, not kept.
     var failed = false
+    /// Whether and where the file's bytes past a threshold go direct (`DirectWrites`); nil: the page cache only.
+    let directSettings: DirectWrites.Settings?
+    /// The file's direct writes, once past the threshold (if a staging buffer could be had).
+    var direct: DirectWrites?
+    /// Where direct writes are tried next: the threshold, then a staging buffer's size further on each time
+    /// the budget had no room; nil once they began or the filesystem refused them.
+    var nextDirectTry: Int?
 
     /// Creates `path` (mode 0600, never over an existing file) and writes the prelude and header; the
     /// file's bytes are charged to `usage`, whose quota a write may not pass. With a `pool`, a kept file is
     /// taken and renamed to `path` instead, and written over from its start.
-    public init(path: String, masterKey: SymmetricKey, header: SpoolFile.Header, usage: SpoolUsage? = nil, pool: SpoolFilePool? = nil) throws {
+    public init(
+        path: String,
+        masterKey: SymmetricKey,
+        header: SpoolFile.Header,
+        usage: SpoolUsage? = nil,
+        pool: SpoolFilePool? = nil,
+        direct: DirectWrites.Settings? = nil
+    ) throws {
         self.usage = usage
+        self.directSettings = direct
+        self.nextDirectTry = direct?.threshold
         self.masterKey = masterKey
         self.pool = pool
         let (descriptor, formerSize) = try Self.openFile(path, pool: pool)
@@ -122,12 +138,12 @@ public final class SpoolWriter {
             let linked = link(keptPath, path) == 0
             unlink(keptPath)
             if linked {
-                let descriptor = open(path, O_WRONLY | O_CLOEXEC)
+                let descriptor = open(path, O_RDWR | O_CLOEXEC)
                 if descriptor >= 0 { return (descriptor, kept.size) }
                 unlink(path)
             }
         }
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        let descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw SpoolWriteError(path: path, errno: errno) }
         return (descriptor, 0)
     }
@@ -168,6 +184,15 @@ public final class SpoolWriter {
     public func finish(durable: Bool) throws -> (size: Int, checksum: String) {
         defer { closeOnce() }
         if !pending.isEmpty { try writeRecord(.data, pending) }
+        if let direct {
+            self.direct = nil
+            do throws(DirectWriteFailure) {
+                try direct.finish()
+            } catch {
+                failed = true
+                throw SpoolWriteError(path: path, errno: error.errno)
+            }
+        }
         // A file made from a kept one still holds a former store's bytes past this one's: they go first, so
         // the file ends where this store's records do (its trailer is appended next).
         if formerSize > position {
@@ -206,6 +231,8 @@ public final class SpoolWriter {
     func closeOnce() {
         guard !closed else { return }
         closed = true
+        direct?.release()
+        direct = nil
         close(descriptor)
     }
 
@@ -241,18 +268,29 @@ public final class SpoolWriter {
             }
             fileBytes += total
         }
-        position += total
+        defer { position += total }
+        if let direct {
+            do throws(DirectWriteFailure) {
+                try direct.write(pieces)
+            } catch {
+                failed = true
+                throw SpoolWriteError(path: path, errno: error.errno)
+            }
+            return
+        }
         var vectors = pieces.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
         var remaining = total
         var first = 0
+        var offset = position
         while remaining > 0 {
-            let written = vectors[first...].withUnsafeBufferPointer { writev(descriptor, $0.baseAddress, Int32($0.count)) }
+            let written = vectors[first...].withUnsafeBufferPointer { pwritev(descriptor, $0.baseAddress, Int32($0.count), off_t(offset)) }
             if written < 0 {
                 if errno == EINTR { continue }
                 failed = true
                 throw SpoolWriteError(path: path, errno: errno)
             }
             remaining -= written
+            offset += written
             // Skip what was written: whole vectors, then part of the next one.
             var done = written
             while first < vectors.count && done >= vectors[first].iov_len {
@@ -262,6 +300,15 @@ public final class SpoolWriter {
             if done > 0, first < vectors.count {
                 vectors[first].iov_base = vectors[first].iov_base.map { $0 + done }
                 vectors[first].iov_len -= done
+            }
+        }
+        if let directSettings, let next = nextDirectTry, offset >= next {
+            switch DirectWrites.begin(descriptor: descriptor, position: offset, budget: directSettings.budget) {
+            case .direct(let writes):
+                direct = writes
+                nextDirectTry = nil
+            case .noRoom: nextDirectTry = offset + DirectWrites.stagingSize
+            case .refused: nextDirectTry = nil
             }
         }
     }

@@ -135,6 +135,31 @@ struct SpoolReplayTests {
         }
     }
 
+    /// A large store's write-ahead bytes past 32 MiB go around the page cache (`DirectWrites`): a store S3 took
+    /// leaves its kept file with nothing of that range cached, and one S3 did not take is spooled whole,
+    /// acknowledged and replayed byte for byte.
+    @Test func aLargeStoreIsWrittenAheadAroundThePageCacheAndSpooledWholeWhenS3Fails() async throws {
+        try await Self.withPrivateMoto { gateway, moto, id, token in
+            let directory = gateway.runtime.ledger.spool.settings.directory
+            let bytes = TestEnvironment.randomBytes(40 * 1024 * 1024 + 9, seed: 59)
+            #expect(try await gateway.send(.PUT, "/k/\(token)/\(id)/taken.mp3", body: bytes).status == 201)
+            let kept = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".free") }
+            try #require(kept.count == 1, "the written-ahead file is kept to be written over")
+            let mebibyte = 1024 * 1024
+            #expect(PageCache.cachedPages(directory + "/" + kept[0], (34 * mebibyte)..<(39 * mebibyte)) == 0, "past 32 MiB, not cached")
+            #expect((PageCache.cachedPages(directory + "/" + kept[0], 0..<(30 * mebibyte)) ?? 0) > 0, "below it, the page cache")
+            #expect(gateway.runtime.memory.parts.inUse == 0, "the staging buffer went back to the budget")
+
+            await Task.detached { moto.stop() }.value
+            let put = try await gateway.send(.PUT, "/k/\(token)/\(id)/outage.mp3", body: bytes)
+            #expect(put.status == 202, "\(put.text)")
+            #expect(try await gateway.send(.GET, "/k/\(token)/\(id)/outage.mp3").body == bytes, "served from the spool")
+            try await onOwnThread { try moto.start() }
+            #expect(try await eventually { try await gateway.runtime.ledger.uploads(accountId: id).allSatisfy { $0.state == .stored } })
+            #expect(try await Self.objectBytes(Self.client(for: moto), "\(id)/outage.mp3") == bytes)
+        }
+    }
+
     @Test func refusedCredentialsPauseOnlyThatAccountUntilItIsUpdated() async throws {
         try await TestGateway.with(config: Self.config) { gateway in
             let broken = TestEnvironment.accountId()

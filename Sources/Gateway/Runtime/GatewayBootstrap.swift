@@ -62,11 +62,18 @@ public enum GatewayBootstrap {
         storage: any GatewayStorage,
         registry: AccountRegistry,
         ownsSpool: Bool,
+        memory: GatewayMemory? = nil,
         logger: Logger
     ) async throws -> RecordingLedger {
         let spool: Spool
         do {
-            spool = try Spool(settings: config.spoolSettings, masterKey: registry.masterKey.key, exclusive: ownsSpool, logger: logger)
+            spool = try Spool(
+                settings: config.spoolSettings,
+                masterKey: registry.masterKey.key,
+                exclusive: ownsSpool,
+                directWrites: memory.map { DirectWrites.Settings(budget: $0.parts) },
+                logger: logger
+            )
         } catch let error as SpoolError {
             throw ConfigError(error.description)
         }
@@ -104,7 +111,8 @@ public enum GatewayBootstrap {
             logger.handler.metadataProvider.map { .multiplex([$0, RequestLogMetadata.provider]) }
             ?? RequestLogMetadata.provider
         let (storage, registry) = try await openStorage(config: config, environment: environment, logger: logger)
-        let ledger = try await openLedger(config: config, storage: storage, registry: registry, ownsSpool: ownsSpool, logger: logger)
+        let memory = GatewayMemory(config: config)
+        let ledger = try await openLedger(config: config, storage: storage, registry: registry, ownsSpool: ownsSpool, memory: memory, logger: logger)
 
         let metrics = GatewayMetrics()
         var s3 = s3Configuration ?? S3ClientConfiguration()
@@ -125,7 +133,7 @@ public enum GatewayBootstrap {
             accounts: registry,
             ledger: ledger,
             http: http,
-            memory: GatewayMemory(config: config),
+            memory: memory,
             metrics: metrics,
             directory: directory,
             adminToken: environment["RG_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? config.adminToken,
