@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.1.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
     ],
     targets: [
         .executableTarget(
@@ -37,6 +38,16 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Benchmarks/UploadBenchmark"
+        ),
+        // The spool's own cost per GiB (page cache against direct writes, AES-GCM alone): Benchmarks/README.md.
+        .executableTarget(
+            name: "SpoolBenchmark",
+            dependencies: [
+                .product(name: "Spool", package: mainPackage),
+                .product(name: "S3", package: mainPackage),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Benchmarks/SpoolBenchmark"
         ),
         // Drives a gateway (or S3 directly) as a KAZOO cluster would: Benchmarks/README.md.
         .executableTarget(

@@ -4,7 +4,7 @@ public import S3
 import Glibc
 #endif
 
-/// A spool file's bytes past a threshold, written around the page cache (`O_DIRECT`) from one page-aligned
+/// A spool file's bytes past a threshold, written around the page cache (`O_DIRECT`) from one aligned
 /// staging buffer.
 ///
 /// Why: a store's write-ahead file is almost always discarded within seconds (S3 took the recording), so
@@ -12,8 +12,7 @@ import Glibc
 /// it. Up to the threshold that cost is small, and a finished store's file is written over by the next
 /// (`SpoolFilePool`); a large file, which the pool cannot keep, costs more in the page cache than on the
 /// disk. Measured on this project's machine for 1 GiB: writes into new page cache 0.3-0.75 CPU-s and the
-/// unlink 0.08-0.12, against 0.1-0.2 for 1 MiB direct writes and nothing for the unlink; a 1 GiB store's
-/// spool cost the gateway 0.45-0.98 CPU-s instead of 0.94-1.32.
+/// unlink 0.08-0.12, against 0.1-0.2 for 1 MiB direct writes and nothing for the unlink.
 ///
 /// The staging buffer is charged to the gateway's memory budget, and only taken when it is free at once:
 /// without it (or on a filesystem that refuses `O_DIRECT`) the file goes on through the page cache.
@@ -31,8 +30,10 @@ public final class DirectWrites {
         }
     }
 
-    /// Bytes per direct write (and the staging buffer's size).
-    static let stagingSize = 1024 * 1024
+    /// Bytes per direct write, and the staging buffer's size and alignment: one transparent huge page where the
+    /// kernel has them (`madvise`), which the kernel pins and hands to the disk as one piece rather than 512 pages
+    /// (measured: the direct writes' CPU 60% lower than from a 1 MiB buffer of small pages, the spool's 25% lower).
+    static let stagingSize = 2 * 1024 * 1024
     /// The alignment `O_DIRECT` asks of offsets, lengths and buffers (the page size covers every block size).
     static let alignment = 4096
 
@@ -61,7 +62,8 @@ public final class DirectWrites {
     /// written bytes read back. Nothing changes unless it says `.direct`.
     static func begin(descriptor: Int32, position: Int, budget: MemoryBudget) -> Start {
         guard budget.tryAcquire(stagingSize) else { return .noRoom }
-        let staging = UnsafeMutableRawPointer.allocate(byteCount: stagingSize, alignment: alignment)
+        let staging = UnsafeMutableRawPointer.allocate(byteCount: stagingSize, alignment: stagingSize)
+        _ = madvise(staging, stagingSize, MADV_HUGEPAGE)  // a hint: small pages work too
         let start = position / alignment * alignment
         let head = position - start
         guard head == 0 || pread(descriptor, staging, head, off_t(start)) == head, setDirect(descriptor, true) else {
