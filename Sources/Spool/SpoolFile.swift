@@ -184,6 +184,7 @@ public final class SpoolWriter {
     public func finish(durable: Bool) throws -> (size: Int, checksum: String) {
         defer { closeOnce() }
         if !pending.isEmpty { try writeRecord(.data, pending) }
+        nextDirectTry = nil  // what is left (the trailer) goes through the page cache
         if let direct {
             self.direct = nil
             do throws(DirectWriteFailure) {
