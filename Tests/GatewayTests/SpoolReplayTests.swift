@@ -146,7 +146,9 @@ struct SpoolReplayTests {
             let kept = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".free") }
             try #require(kept.count == 1, "the written-ahead file is kept to be written over")
             let mebibyte = 1024 * 1024
-            #expect(PageCache.cachedPages(directory + "/" + kept[0], (34 * mebibyte)..<(39 * mebibyte)) == 0, "past 32 MiB, not cached")
+            if !PageCache.filesLiveInMemory(directory) {
+                #expect(PageCache.cachedPages(directory + "/" + kept[0], (34 * mebibyte)..<(39 * mebibyte)) == 0, "past 32 MiB, not cached")
+            }
             #expect((PageCache.cachedPages(directory + "/" + kept[0], 0..<(30 * mebibyte)) ?? 0) > 0, "below it, the page cache")
             #expect(gateway.runtime.memory.parts.inUse == 0, "the staging buffer went back to the budget")
 

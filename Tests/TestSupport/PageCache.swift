@@ -22,4 +22,20 @@ public enum PageCache {
         guard mincore(mapped, length, &resident) == 0 else { return nil }
         return resident.filter { $0 & 1 == 1 }.count
     }
+
+    /// Whether `path` is on a filesystem whose files live in the page cache itself (tmpfs, ramfs), where no write
+    /// can go around it: the type of the longest mount point in /proc/mounts that holds the path.
+    public static func filesLiveInMemory(_ path: String) -> Bool {
+        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+        let holding = mounts.split(separator: "\n").compactMap { line -> (point: String, type: String)? in
+            let fields = line.split(separator: " ")
+            guard fields.count >= 3 else { return nil }
+            let point = String(fields[1])
+            let holds = resolved == point || resolved.hasPrefix(point == "/" ? "/" : point + "/")
+            return holds ? (point, String(fields[2])) : nil
+        }
+        let type = holding.max { $0.point.count < $1.point.count }?.type
+        return type == "tmpfs" || type == "ramfs"
+    }
 }
