@@ -12,7 +12,9 @@ import Glibc
 /// it. Up to the threshold that cost is small, and a finished store's file is written over by the next
 /// (`SpoolFilePool`); a large file, which the pool cannot keep, costs more in the page cache than on the
 /// disk. Measured on this project's machine for 1 GiB: writes into new page cache 0.3-0.75 CPU-s and the
-/// unlink 0.08-0.12, against 0.1-0.2 for 1 MiB direct writes and nothing for the unlink.
+/// unlink 0.08-0.12, against 0.1-0.2 for 1 MiB direct writes (less from a huge page: `stagingSize`) and nothing
+/// for the unlink; with AES-GCM and the copies, the spool's own cost went from 0.65-0.80 CPU-s per GiB to
+/// 0.23-0.29 (`Benchmarks/SpoolBenchmark`).
 ///
 /// The staging buffer is charged to the gateway's memory budget, and only taken when it is free at once:
 /// without it (or on a filesystem that refuses `O_DIRECT`) the file goes on through the page cache.
@@ -141,16 +143,20 @@ public final class DirectWrites {
 
     /// Sets or clears `O_DIRECT` on `descriptor`; whether it could.
     static func setDirect(_ descriptor: Int32, _ on: Bool) -> Bool {
+        guard let direct = O_DIRECT else { return !on }
         let flags = fcntl(descriptor, F_GETFL)
-        return flags >= 0 && fcntl(descriptor, F_SETFL, on ? flags | O_DIRECT : flags & ~O_DIRECT) == 0
+        return flags >= 0 && fcntl(descriptor, F_SETFL, on ? flags | direct : flags & ~direct) == 0
     }
 }
 
-/// Linux's `O_DIRECT`, which Glibc's Swift module leaves out (it sits behind `_GNU_SOURCE`).
+/// Linux's `O_DIRECT`, which Glibc's Swift module leaves out (it sits behind `_GNU_SOURCE`); its value differs by
+/// architecture, so elsewhere files stay in the page cache.
 #if arch(x86_64) || arch(i386)
-let O_DIRECT: Int32 = 0o40000
+let O_DIRECT: Int32? = 0o40000
+#elseif arch(arm64)
+let O_DIRECT: Int32? = 0o200000
 #else
-let O_DIRECT: Int32 = 0o200000
+let O_DIRECT: Int32? = nil
 #endif
 
 struct DirectWriteFailure: Error {
