@@ -46,7 +46,8 @@ public final class DirectWrites {
     private(set) var offset: Int
     /// Bytes in the staging buffer.
     private(set) var staged = 0
-    /// The filesystem took the flag but refused a direct write (`EINVAL`): the rest goes through the page cache.
+    /// `O_DIRECT` is off again: the filesystem took the flag but refused a direct write (`EINVAL`), so the rest
+    /// goes through the page cache, or `finish` wrote the last bytes.
     private(set) var refused = false
     private var released = false
 
@@ -87,7 +88,7 @@ public final class DirectWrites {
     deinit { release() }
 
     /// Appends `pieces` to the file; each full staging buffer is written direct.
-    func write(_ pieces: [UnsafeRawBufferPointer]) throws(DirectWriteFailure) {
+    func write(_ pieces: [UnsafeRawBufferPointer]) throws(WriteFailure) {
         for piece in pieces {
             guard let source = piece.baseAddress else { continue }
             var from = 0
@@ -107,10 +108,10 @@ public final class DirectWrites {
 
     /// Writes what is staged through the page cache (a direct write cannot end mid-page), takes the file
     /// back to ordinary writes and gives the buffer back. The file then holds every byte written.
-    func finish() throws(DirectWriteFailure) {
+    func finish() throws(WriteFailure) {
         defer { release() }
         if !refused {
-            guard Self.setDirect(descriptor, false) else { throw DirectWriteFailure(errno: errno) }
+            guard Self.setDirect(descriptor, false) else { throw WriteFailure(errno: errno) }
             refused = true
         }
         try writeStaged()
@@ -125,19 +126,13 @@ public final class DirectWrites {
     }
 
     /// Writes the staged bytes at `offset`; a direct write the filesystem refuses is made through the page cache.
-    private func writeStaged() throws(DirectWriteFailure) {
-        var done = 0
-        while done < staged {
-            let written = pwrite(descriptor, staging + done, staged - done, off_t(offset + done))
-            if written < 0 {
-                if errno == EINTR { continue }
-                if errno == EINVAL, !refused, Self.setDirect(descriptor, false) {
-                    refused = true
-                    continue
-                }
-                throw DirectWriteFailure(errno: errno)
-            }
-            done += written
+    private func writeStaged() throws(WriteFailure) {
+        let bytes = [UnsafeRawBufferPointer(start: staging, count: staged)]
+        do {
+            try writeFully(descriptor, bytes, at: offset)
+        } catch  where error.errno == EINVAL && !refused && Self.setDirect(descriptor, false) {
+            refused = true
+            try writeFully(descriptor, bytes, at: offset)
         }
     }
 
@@ -158,7 +153,3 @@ let O_DIRECT: Int32? = 0o200000
 #else
 let O_DIRECT: Int32? = nil
 #endif
-
-struct DirectWriteFailure: Error {
-    let errno: Int32
-}

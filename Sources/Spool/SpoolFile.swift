@@ -187,12 +187,7 @@ public final class SpoolWriter {
         nextDirectTry = nil  // what is left (the trailer) goes through the page cache
         if let direct {
             self.direct = nil
-            do throws(DirectWriteFailure) {
-                try direct.finish()
-            } catch {
-                failed = true
-                throw SpoolWriteError(path: path, errno: error.errno)
-            }
+            try failing { () throws(WriteFailure) in try direct.finish() }
         }
         // A file made from a kept one still holds a former store's bytes past this one's: they go first, so
         // the file ends where this store's records do (its trailer is appended next).
@@ -259,7 +254,8 @@ public final class SpoolWriter {
         try bytes.withUnsafeBytes { try writeAll([$0]) }
     }
 
-    /// Writes every byte of `pieces`, in order, charging them to the quota first.
+    /// Writes every byte of `pieces`, in order, charging them to the quota first; once the file passes the
+    /// threshold of direct writes (and a staging buffer can be had), through `DirectWrites`.
     func writeAll(_ pieces: [UnsafeRawBufferPointer]) throws {
         let total = pieces.reduce(0) { $0 + $1.count }
         if let usage {
@@ -269,48 +265,33 @@ public final class SpoolWriter {
             }
             fileBytes += total
         }
-        defer { position += total }
-        if let direct {
-            do throws(DirectWriteFailure) {
+        let end = position + total
+        defer { position = end }
+        try failing { () throws(WriteFailure) in
+            if let direct {
                 try direct.write(pieces)
-            } catch {
-                failed = true
-                throw SpoolWriteError(path: path, errno: error.errno)
-            }
-            return
-        }
-        var vectors = pieces.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
-        var remaining = total
-        var first = 0
-        var offset = position
-        while remaining > 0 {
-            let written = vectors[first...].withUnsafeBufferPointer { pwritev(descriptor, $0.baseAddress, Int32($0.count), off_t(offset)) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                failed = true
-                throw SpoolWriteError(path: path, errno: errno)
-            }
-            remaining -= written
-            offset += written
-            // Skip what was written: whole vectors, then part of the next one.
-            var done = written
-            while first < vectors.count && done >= vectors[first].iov_len {
-                done -= vectors[first].iov_len
-                first += 1
-            }
-            if done > 0, first < vectors.count {
-                vectors[first].iov_base = vectors[first].iov_base.map { $0 + done }
-                vectors[first].iov_len -= done
+            } else {
+                try writeFully(descriptor, pieces, at: position)
             }
         }
-        if let directSettings, let next = nextDirectTry, offset >= next {
-            switch DirectWrites.begin(descriptor: descriptor, position: offset, budget: directSettings.budget) {
+        if let directSettings, let next = nextDirectTry, end >= next {
+            switch DirectWrites.begin(descriptor: descriptor, position: end, budget: directSettings.budget) {
             case .direct(let writes):
                 direct = writes
                 nextDirectTry = nil
-            case .noRoom: nextDirectTry = offset + DirectWrites.stagingSize
+            case .noRoom: nextDirectTry = end + DirectWrites.stagingSize
             case .refused: nextDirectTry = nil
             }
+        }
+    }
+
+    /// Runs a write; if it fails the file is marked failed (unlinked, not kept) and the error names it.
+    func failing(_ write: () throws(WriteFailure) -> Void) throws(SpoolWriteError) {
+        do {
+            try write()
+        } catch {
+            failed = true
+            throw SpoolWriteError(path: path, errno: error.errno)
         }
     }
 }
