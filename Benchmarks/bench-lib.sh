@@ -35,6 +35,58 @@ add_bench_account() {
     python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 }
 
+# Starts nginx on a free port (sets nginx_port, adds its pid to pids) passing every request round robin to the
+# servers "$@" (host:port), bodies streamed both ways unbuffered, as the README sets nginx before gateways.
+start_nginx() {
+  command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >&2; }
+  nginx_port=$(free_port)
+  local servers="" upstream
+  for upstream in "$@"; do servers+="server $upstream; "; done
+  mkdir -p "$work/nginx"
+  cat >"$work/nginx/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  upstream upstreams { $servers keepalive 64; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    client_max_body_size 0;
+    location / {
+      proxy_pass http://upstreams;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$http_host;
+      proxy_request_buffering off;
+      proxy_buffering off;
+    }
+  }
+}
+CONF
+  nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
+  nginx_pid=$!
+  pids+=("$nginx_pid")
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$nginx_port") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+stop_nginx() {
+  kill "$nginx_pid"
+  wait "$nginx_pid" || true
+  nginx_pid=""
+}
+
 # Waits until the gateway on port $1 answers /healthz (over http, or https with tls_certificate_file).
 wait_for_gateway() {
   for _ in $(seq 1 100); do
@@ -50,6 +102,25 @@ process_cpu_seconds() {
 import os
 f = open('/proc/$1/stat').read().rsplit(')', 1)[1].split()
 print(f'{(int(f[11]) + int(f[12])) / os.sysconf(\"SC_CLK_TCK\"):.2f}')"
+}
+
+# What stands between the client and S3, whose CPU the timings print: the serve process, or else nginx (its
+# master and worker); `between_name` prints which (nothing when neither runs), `between_cpu_seconds` its CPU seconds.
+between_name() {
+  if [ -n "$serve_pid" ]; then echo gateway; elif [ -n "${nginx_pid:-}" ]; then echo nginx; fi
+}
+between_cpu_seconds() {
+  if [ -n "$serve_pid" ]; then
+    process_cpu_seconds "$serve_pid"
+  elif [ -n "${nginx_pid:-}" ]; then
+    local pid total=0
+    for pid in "$nginx_pid" $(cat "/proc/$nginx_pid/task/$nginx_pid/children"); do
+      total=$(python3 -c "print($total + $(process_cpu_seconds "$pid"))")
+    done
+    echo "$total"
+  else
+    echo 0
+  fi
 }
 
 # The process $1's peak resident memory (VmHWM) in MiB.
@@ -106,18 +177,18 @@ timed_stores() {
   shift 4
   local args=()
   for i in $(seq 1 "$count"); do args+=(-T "$work/small.mp3" -o /dev/null "$prefix$i.mp3"); done
-  local start end s3cpu0=0 s3cpu1=0 cpu0=0 cpu1=0
+  local start end s3cpu0=0 s3cpu1=0 cpu0 cpu1
   [ -n "${s3_pid:-}" ] && s3cpu0=$(process_cpu_seconds "$s3_pid")
-  [ -n "$serve_pid" ] && cpu0=$(process_cpu_seconds "$serve_pid")
+  cpu0=$(between_cpu_seconds)
   start=$(date +%s.%N)
   curl -sS --no-progress-meter --parallel --parallel-max "$in_flight" -w '%{http_code} %{time_total}\n' "$@" "${args[@]}" >"$work/times"
   end=$(date +%s.%N)
   [ -n "${s3_pid:-}" ] && s3cpu1=$(process_cpu_seconds "$s3_pid")
-  [ -n "$serve_pid" ] && cpu1=$(process_cpu_seconds "$serve_pid")
-  python3 - "$label" "$start" "$end" "$work/times" "$work/rate" "$(python3 -c "print($s3cpu1 - $s3cpu0)")" "$(python3 -c "print($cpu1 - $cpu0)")" <<'PY'
+  cpu1=$(between_cpu_seconds)
+  python3 - "$label" "$start" "$end" "$work/times" "$work/rate" "$(python3 -c "print($s3cpu1 - $s3cpu0)")" "$(python3 -c "print($cpu1 - $cpu0)")" "$(between_name)" <<'PY'
 import sys
 label, start, end, path, rate_path = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
-s3_cpu, gateway_cpu = float(sys.argv[6]), float(sys.argv[7])
+s3_cpu, between_cpu, between = float(sys.argv[6]), float(sys.argv[7]), sys.argv[8]
 rows = [line.split() for line in open(path) if line.strip()]
 codes = {}
 for code, _ in rows:
@@ -127,7 +198,7 @@ pick = lambda q: times[min(len(times) - 1, int(q * len(times)))]
 rate = len(rows) / (end - start)
 open(rate_path, "w").write(f"{rate:.1f}")
 parts = [f"S3 {s3_cpu * 1000 / len(rows):.2f} ms"] if s3_cpu else []
-parts += [f"gateway {gateway_cpu * 1000 / len(rows):.2f} ms"] if gateway_cpu else []
+parts += [f"{between} {between_cpu * 1000 / len(rows):.2f} ms"] if between else []
 cpu = f"  CPU per store: {', '.join(parts)}" if parts else ""
 print(f"{label:34s} {rate:7.1f} stores/s  p50 {pick(0.5):6.1f} ms  p99 {pick(0.99):6.1f} ms  answers {codes}{cpu}")
 PY

@@ -80,38 +80,7 @@ wait_for_gateway "$port_a"
 timed_stores "one gateway, PostgreSQL" "http://127.0.0.1:$port_a/k/$token/$account/postgres-" "$count" "$in_flight"
 stop_nodes
 
-nginx_port=$(free_port)
-mkdir -p "$work/nginx"
-cat >"$work/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  upstream gateways { server 127.0.0.1:$port_a; server 127.0.0.1:$port_b; keepalive 64; }
-  server {
-    listen 127.0.0.1:$nginx_port;
-    client_max_body_size 0;
-    location / {
-      proxy_pass http://gateways;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host \$http_host;
-      proxy_request_buffering off;
-      proxy_buffering off;
-    }
-  }
-}
-CONF
-nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
-pids+=($!)
+start_nginx "127.0.0.1:$port_a" "127.0.0.1:$port_b"
 start_nodes "$work/node-a.json" "$work/node-b.json"
 wait_for_gateway "$port_a"
 wait_for_gateway "$port_b"

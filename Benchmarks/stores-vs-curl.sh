@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The gateway against curl straight to the same `rclone serve s3` (SigV4 by curl's --aws-sigv4), in one run
-# (issue 17's measures 4 and 5): one store of SIZE MiB (spool on, spool off, curl: MiB/s, gateway CPU, peak
-# RSS), then COUNT stores of 1 MiB with IN_FLIGHT at a time (stores/s, p50, p99 from curl's own timings).
+# (issue 17's measures 4 and 5): one store of SIZE MiB (spool on, spool off: MiB/s, CPU, peak RSS), then COUNT
+# stores of 1 MiB with IN_FLIGHT at a time (stores/s, p50, p99 from curl's own timings). The peers, each measured
+# in the same run: curl straight to S3 (one PutObject, as the issue measures), curl through nginx passing requests
+# on unbuffered (what any proxy between curl and rclone costs on these cores, before the gateway's own work: the
+# payload's SHA-256, the spool, the index) and, for the one large store, curl making the gateway's multipart upload.
 # Usage: Benchmarks/stores-vs-curl.sh [SIZE_MIB] [COUNT] [IN_FLIGHT]   (defaults 1024, 1000, 64)
 # RG_BIN: a recording-gateway binary to measure instead of this tree's release build (Benchmarks/bench-lib.sh).
 set -euo pipefail
@@ -16,50 +19,111 @@ head -c "$((1024 * 1024))" /dev/urandom >"$work/small.mp3"
 cat "$work/big.mp3" "$work/small.mp3" >/dev/null # in the page cache for every client
 direct="http://127.0.0.1:$s3_port/bench"
 sigv4=(--aws-sigv4 "aws:amz:us-east-1:s3" --user "BENCHKEY:$secret")
-echo "config.example.json's budget and parts; $(nproc) cores shared by curl, the gateway and rclone"
+echo "config.example.json's budget and parts; $(nproc) cores shared by curl, nginx or the gateway, and rclone"
+echo "peers: curl straight to S3; curl through nginx, bodies passed on unbuffered (what a proxy costs here);"
+echo "curl making the same multipart upload as the gateway (8 MiB parts, 4 at a time) from part files"
 
-# $1: label; the rest: curl arguments for one upload of big.mp3. Prints MiB/s, S3's (rclone's) CPU, and the
-# gateway's CPU and peak RSS: on a machine whose cores the three share, every CPU-second counts.
+# $1: label; the rest: curl arguments for one upload of big.mp3. Prints MiB/s, S3's (rclone's) CPU, and the CPU of
+# what stands between (the gateway, with its peak RSS, or nginx): on a machine whose cores they share, every
+# CPU-second counts.
 one_store() {
   local label=$1
   shift
-  local cpu0=0 s3cpu0
+  local cpu0 s3cpu0
   s3cpu0=$(process_cpu_seconds "$s3_pid")
-  [ -n "$serve_pid" ] && cpu0=$(process_cpu_seconds "$serve_pid")
+  cpu0=$(between_cpu_seconds)
   local out
   out=$(curl -sS -o /dev/null -w '%{http_code} %{time_total}' -T "$work/big.mp3" "$@")
   read -r code seconds <<<"$out"
-  local rate
+  local rate s3cpu cpu
   rate=$(python3 -c "print(round($size_mib / $seconds, 1))")
-  local s3cpu
   s3cpu=$(python3 -c "print($(process_cpu_seconds "$s3_pid") - $s3cpu0)")
-  if [ -n "$serve_pid" ]; then
-    local cpu1
-    cpu1=$(process_cpu_seconds "$serve_pid")
-    printf '%-22s %s  %6.1f MiB/s  S3 CPU %5.2f s  gateway CPU %.2f s  peak RSS %s MiB\n' "$label" "$code" "$rate" "$s3cpu" "$(python3 -c "print($cpu1 - $cpu0)")" "$(process_peak_rss_mib "$serve_pid")"
-  else
-    printf '%-22s %s  %6.1f MiB/s  S3 CPU %5.2f s\n' "$label" "$code" "$rate" "$s3cpu"
-  fi
+  cpu=$(python3 -c "print($(between_cpu_seconds) - $cpu0)")
+  printf '%-24s %s  %6.1f MiB/s  S3 CPU %5.2f s' "$label" "$code" "$rate" "$s3cpu"
+  [ -n "$(between_name)" ] && printf '  %s CPU %.2f s' "$(between_name)" "$cpu"
+  [ -n "$serve_pid" ] && printf '  peak RSS %s MiB' "$(process_peak_rss_mib "$serve_pid")"
+  printf '\n'
   echo "$rate" >"$work/rate-$label"
+}
+
+# $1: label. The same multipart upload the gateway makes, done by curl from big.mp3 split into 8 MiB part files
+# beforehand: CreateMultipartUpload, the parts 4 at a time (`--parallel`), CompleteMultipartUpload. rclone serve s3
+# streams a multipart upload's parts into one file in part order and holds parts that come early, so this shows
+# what the shape alone costs on this server, before any proxying.
+curl_multipart() {
+  local label=$1 key="$direct/multipart-big.mp3" upload_id start end s3cpu0
+  mkdir -p "$work/parts"
+  split -b 8M -d -a 4 "$work/big.mp3" "$work/parts/part-"
+  cat "$work"/parts/part-* >/dev/null
+  local args=() number=0 file
+  for file in "$work"/parts/part-*; do
+    number=$((number + 1))
+    args+=(-T "$file" -o /dev/null "$key?partNumber=$number&uploadId=UPLOAD_ID")
+  done
+  s3cpu0=$(process_cpu_seconds "$s3_pid")
+  start=$(date +%s.%N)
+  upload_id=$(curl -sS "${sigv4[@]}" -X POST "$key?uploads=" | sed -n 's:.*<UploadId>\(.*\)</UploadId>.*:\1:p')
+  curl -sS --no-progress-meter --parallel --parallel-max 4 "${sigv4[@]}" -w '%{url} %header{etag}\n' "${args[@]//UPLOAD_ID/$upload_id}" >"$work/etags"
+  python3 - "$work/etags" >"$work/complete.xml" <<'PY'
+import re, sys
+parts = sorted((int(re.search(r"partNumber=(\d+)", url).group(1)), etag) for url, etag in (l.split() for l in open(sys.argv[1])))
+print("<CompleteMultipartUpload>" + "".join(f"<Part><PartNumber>{n}</PartNumber><ETag>{e}</ETag></Part>" for n, e in parts) + "</CompleteMultipartUpload>")
+PY
+  curl -sS -o /dev/null "${sigv4[@]}" -H "x-amz-content-sha256: $(sha256sum "$work/complete.xml" | cut -d' ' -f1)" \
+    -X POST --data-binary "@$work/complete.xml" "$key?uploadId=$upload_id"
+  end=$(date +%s.%N)
+  local rate
+  rate=$(python3 -c "print(round($size_mib / ($end - $start), 1))")
+  printf '%-24s %s  %6.1f MiB/s  S3 CPU %5.2f s  (%s parts)\n' "$label" "---" "$rate" "$(python3 -c "print($(process_cpu_seconds "$s3_pid") - $s3cpu0)")" "$number"
+  echo "$rate" >"$work/rate-$label"
+  rm -rf "$work/parts"
+}
+
+# Prints the gateway's ratios (files rate-gateway spool=true/false, or rate-gateway) to each peer's rate.
+ratios() {
+  python3 - "$work" "$@" <<'PY'
+import os, sys
+w, gateways = sys.argv[1], sys.argv[2:]
+rate = lambda n: float(open(f"{w}/rate-{n}").read())
+for peer in [p for p in ("curl straight to S3", "curl via nginx", "curl multipart") if os.path.exists(f"{w}/rate-{p}")]:
+    print(f"ratio to {peer + ':':22s}", ", ".join(f"{g} {rate(g) / rate(peer):.2f}" for g in gateways))
+PY
 }
 
 echo "== one store of $size_mib MiB"
 one_store "curl straight to S3" "${sigv4[@]}" "$direct/direct-big.mp3"
+start_nginx "127.0.0.1:$s3_port"
+one_store "curl via nginx" "${sigv4[@]}" "http://127.0.0.1:$nginx_port/bench/nginx-big.mp3"
+stop_nginx
+curl_multipart "curl multipart"
+for name in direct nginx multipart; do
+  cmp -s "$work/big.mp3" "$work/s3/bench/$name-big.mp3" || echo "  STORED OBJECT DIFFERS ($name)"
+done
 for spool in true false; do
   start_serve "$spool"
   one_store "gateway spool=$spool" "http://127.0.0.1:$port/k/$token/$account/big-$spool.mp3"
   cmp -s "$work/big.mp3" "$work/s3/bench/$account/big-$spool.mp3" || echo "  STORED OBJECT DIFFERS"
   stop_serve
 done
-python3 - "$work" <<'PY'
-import sys
-w = sys.argv[1]
-rate = lambda n: float(open(f"{w}/rate-{n}").read())
-curl = rate("curl straight to S3")
-print(f"ratio to curl: spool on {rate('gateway spool=true') / curl:.2f}, spool off {rate('gateway spool=false') / curl:.2f}")
-PY
+ratios "gateway spool=true" "gateway spool=false"
+rm -f "$work/rate-curl multipart" # the small stores have no such peer
+rm -f "$work"/s3/bench/*-big.mp3 "$work/s3/bench/$account"/big-*.mp3
+
+# Each run's objects are removed before the next, so that none finds rclone's directory fuller than another did.
+# $1: label, $2: the objects' name prefix in rclone's directory, the rest: timed_stores' arguments after the label.
+small_stores() {
+  local label=$1 objects=$2
+  shift 2
+  timed_stores "$label" "$@"
+  cp "$work/rate" "$work/rate-$label"
+  rm -f "$work/s3/bench/$objects"*
+}
 
 echo "== $count stores of 1 MiB, $in_flight in flight"
-timed_stores "curl straight to S3" "$direct/direct-small-" "$count" "$in_flight" "${sigv4[@]}"
+small_stores "curl straight to S3" direct-small- "$direct/direct-small-" "$count" "$in_flight" "${sigv4[@]}"
+start_nginx "127.0.0.1:$s3_port"
+small_stores "curl via nginx" nginx-small- "http://127.0.0.1:$nginx_port/bench/nginx-small-" "$count" "$in_flight" "${sigv4[@]}"
+stop_nginx
 start_serve true
-timed_stores "gateway spool=true" "http://127.0.0.1:$port/k/$token/$account/small-" "$count" "$in_flight"
+small_stores "gateway" "$account/small-" "http://127.0.0.1:$port/k/$token/$account/small-" "$count" "$in_flight"
+ratios "gateway"
