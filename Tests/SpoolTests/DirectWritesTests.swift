@@ -113,4 +113,31 @@ struct DirectWritesTests {
             #expect(onDisk < 3 * 1024 * 1024 + 100_000, "the former store's bytes were cut off: \(onDisk)")
         }
     }
+
+    @Test func aDirectWriteThatFailsBehindItsWriterIsReportedNotLost() throws {
+        try SpoolFileTests.withDirectory { directory in
+            // A descriptor that cannot be written: every direct write fails (EBADF), behind the writer.
+            let path = directory + "/read-only"
+            #expect(FileManager.default.createFile(atPath: path, contents: Data()))
+            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            #expect(descriptor >= 0)
+            defer { close(descriptor) }
+            let budget = MemoryBudget(capacity: 4 * 1024 * 1024)
+            guard case .direct(let writes) = DirectWrites.begin(descriptor: descriptor, position: 0, budget: budget) else {
+                return  // this filesystem refuses O_DIRECT: nothing runs behind
+            }
+            let half = [UInt8](repeating: 7, count: DirectWrites.halfSize)
+            var reported: WriteFailure?
+            do {
+                try half.withUnsafeBytes { try writes.write([$0]) }  // its write starts behind
+                try half.withUnsafeBytes { try writes.write([$0]) }  // waits for it
+                try writes.finish()
+            } catch {
+                reported = error as? WriteFailure
+            }
+            #expect(reported?.errno == EBADF)
+            writes.release()
+            #expect(budget.inUse == 0)
+        }
+    }
 }
