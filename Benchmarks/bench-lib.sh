@@ -105,13 +105,21 @@ print(f'{(int(f[11]) + int(f[12])) / os.sysconf(\"SC_CLK_TCK\"):.2f}')"
 }
 
 # What stands between the client and S3, whose CPU the timings print: the serve process, or else nginx (its
-# master and worker); `between_name` prints which (nothing when neither runs), `between_cpu_seconds` its CPU seconds.
+# master and worker), or else Benchmarks' Passthrough; `between_name` prints which (nothing when neither runs), `between_cpu_seconds` its CPU seconds.
 between_name() {
-  if [ -n "$serve_pid" ]; then echo gateway; elif [ -n "${nginx_pid:-}" ]; then echo nginx; fi
+  if [ -n "$serve_pid" ]; then
+    echo gateway
+  elif [ -n "${nginx_pid:-}" ]; then
+    echo nginx
+  elif [ -n "${passthrough_pid:-}" ]; then
+    echo Passthrough
+  fi
 }
 between_cpu_seconds() {
   if [ -n "$serve_pid" ]; then
     process_cpu_seconds "$serve_pid"
+  elif [ -n "${passthrough_pid:-}" ]; then
+    process_cpu_seconds "$passthrough_pid"
   elif [ -n "${nginx_pid:-}" ]; then
     local pid total=0
     for pid in "$nginx_pid" $(cat "/proc/$nginx_pid/task/$nginx_pid/children"); do

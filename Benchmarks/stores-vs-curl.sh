@@ -21,7 +21,8 @@ direct="http://127.0.0.1:$s3_port/bench"
 sigv4=(--aws-sigv4 "aws:amz:us-east-1:s3" --user "BENCHKEY:$secret")
 echo "config.example.json's budget and parts; $(nproc) cores shared by curl, nginx or the gateway, and rclone"
 echo "peers: curl straight to S3; curl through nginx, bodies passed on unbuffered (what a proxy costs here);"
-echo "curl making the same multipart upload as the gateway (8 MiB parts, 4 at a time) from part files"
+echo "curl making the same multipart upload as the gateway (8 MiB parts, 4 at a time) from part files;"
+echo "for the small stores, the gateway's libraries (Hummingbird in, AsyncHTTPClient out) passing them on (Passthrough)"
 
 # $1: label; the rest: curl arguments for one upload of big.mp3. Prints MiB/s, S3's (rclone's) CPU, and the CPU of
 # what stands between (the gateway, with its peak RSS, or nginx): on a machine whose cores they share, every
@@ -85,7 +86,7 @@ ratios() {
 import os, sys
 w, gateways = sys.argv[1], sys.argv[2:]
 rate = lambda n: float(open(f"{w}/rate-{n}").read())
-for peer in [p for p in ("curl straight to S3", "curl via nginx", "curl multipart") if os.path.exists(f"{w}/rate-{p}")]:
+for peer in [p for p in ("curl straight to S3", "curl via nginx", "curl multipart", "libraries only") if os.path.exists(f"{w}/rate-{p}")]:
     print(f"ratio to {peer + ':':22s}", ", ".join(f"{g} {rate(g) / rate(peer):.2f}" for g in gateways))
 PY
 }
@@ -124,6 +125,20 @@ small_stores "curl straight to S3" direct-small- "$direct/direct-small-" "$count
 start_nginx "127.0.0.1:$s3_port"
 small_stores "curl via nginx" nginx-small- "http://127.0.0.1:$nginx_port/bench/nginx-small-" "$count" "$in_flight" "${sigv4[@]}"
 stop_nginx
+# The gateway's own libraries passing the stores on and nothing else (Benchmarks/Benchmarks/Passthrough): what
+# Hummingbird and AsyncHTTPClient cost per store here, before the gateway's own work. It does not answer
+# `Expect: 100-continue` (which curl sends for 1 MiB), so curl does not wait for the answer.
+swift build -c release --package-path Benchmarks --product Passthrough >/dev/null
+passthrough_port=$(free_port)
+"$(swift build -c release --package-path Benchmarks --show-bin-path)/Passthrough" "$passthrough_port" "127.0.0.1:$s3_port" \
+  >"$work/passthrough.log" 2>&1 &
+passthrough_pid=$!
+pids+=("$passthrough_pid")
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$passthrough_port") 2>/dev/null && break || sleep 0.1; done
+small_stores "libraries only" passthrough-small- "http://127.0.0.1:$passthrough_port/bench/passthrough-small-" \
+  "$count" "$in_flight" "${sigv4[@]}" --expect100-timeout 0.001
+kill "$passthrough_pid" && wait "$passthrough_pid" || true
+passthrough_pid=""
 start_serve true
 small_stores "gateway" "$account/small-" "http://127.0.0.1:$port/k/$token/$account/small-" "$count" "$in_flight"
 ratios "gateway"
