@@ -41,7 +41,7 @@ let package = Package(
             ],
             path: "Benchmarks/UploadBenchmark"
         ),
-        // The spool's own cost per GiB (page cache against direct writes, AES-GCM alone): Benchmarks/README.md.
+        // The spool's own cost per GiB (page cache against direct writes, AES-GCM alone): README.md, "Benchmarks".
         .executableTarget(
             name: "SpoolBenchmark",
             dependencies: [
@@ -51,7 +51,7 @@ let package = Package(
             ],
             path: "Benchmarks/SpoolBenchmark"
         ),
-        // The gateway's libraries passing a store on to S3 and nothing else (stores-vs-curl.sh): Benchmarks/README.md.
+        // The gateway's libraries passing a store on to S3 and nothing else (stores-vs-curl.sh): README.md, "Benchmarks".
         .executableTarget(
             name: "Passthrough",
             dependencies: [
