@@ -74,17 +74,22 @@ CONF
   nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
   nginx_pid=$!
   pids+=("$nginx_pid")
-  for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$nginx_port") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
+  wait_for_port "$nginx_port"
 }
 
 stop_nginx() {
   kill "$nginx_pid"
   wait "$nginx_pid" || true
   nginx_pid=""
+}
+
+# Waits until something listens on 127.0.0.1:$1.
+wait_for_port() {
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
 }
 
 # Waits until the gateway on port $1 answers /healthz (over http, or https with tls_certificate_file).
@@ -104,31 +109,28 @@ f = open('/proc/$1/stat').read().rsplit(')', 1)[1].split()
 print(f'{(int(f[11]) + int(f[12])) / os.sysconf(\"SC_CLK_TCK\"):.2f}')"
 }
 
-# What stands between the client and S3, whose CPU the timings print: the serve process, or else nginx (its
-# master and worker), or else Benchmarks' Passthrough; `between_name` prints which (nothing when neither runs), `between_cpu_seconds` its CPU seconds.
-between_name() {
+# What stands between the client and S3, whose CPU the timings print: `between` prints its name and pids (the serve
+# process; else nginx, master and worker; else Benchmarks' Passthrough), nothing when none runs.
+between() {
   if [ -n "$serve_pid" ]; then
-    echo gateway
+    echo "gateway $serve_pid"
   elif [ -n "${nginx_pid:-}" ]; then
-    echo nginx
+    echo "nginx $nginx_pid $(cat "/proc/$nginx_pid/task/$nginx_pid/children")"
   elif [ -n "${passthrough_pid:-}" ]; then
-    echo Passthrough
+    echo "Passthrough $passthrough_pid"
   fi
 }
+between_name() {
+  local name _
+  read -r name _ <<<"$(between)"
+  echo "$name"
+}
+# The CPU seconds its processes have used (0 when none runs).
 between_cpu_seconds() {
-  if [ -n "$serve_pid" ]; then
-    process_cpu_seconds "$serve_pid"
-  elif [ -n "${passthrough_pid:-}" ]; then
-    process_cpu_seconds "$passthrough_pid"
-  elif [ -n "${nginx_pid:-}" ]; then
-    local pid total=0
-    for pid in "$nginx_pid" $(cat "/proc/$nginx_pid/task/$nginx_pid/children"); do
-      total=$(python3 -c "print($total + $(process_cpu_seconds "$pid"))")
-    done
-    echo "$total"
-  else
-    echo 0
-  fi
+  local _ pids pid total=0
+  read -r _ pids <<<"$(between)"
+  for pid in $pids; do total=$(python3 -c "print($total + $(process_cpu_seconds "$pid"))"); done
+  echo "$total"
 }
 
 # The process $1's peak resident memory (VmHWM) in MiB.

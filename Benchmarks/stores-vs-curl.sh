@@ -80,13 +80,15 @@ PY
   rm -rf "$work/parts"
 }
 
-# Prints the gateway's ratios (files rate-gateway spool=true/false, or rate-gateway) to each peer's rate.
+# Prints each gateway's rate (the rate-LABEL files) over each peer's: the peers' labels in the array peers, the
+# gateways' labels as arguments.
 ratios() {
-  python3 - "$work" "$@" <<'PY'
-import os, sys
-w, gateways = sys.argv[1], sys.argv[2:]
+  python3 - "$work" "${#peers[@]}" "${peers[@]}" "$@" <<'PY'
+import sys
+w, count = sys.argv[1], int(sys.argv[2])
+peers, gateways = sys.argv[3:3 + count], sys.argv[3 + count:]
 rate = lambda n: float(open(f"{w}/rate-{n}").read())
-for peer in [p for p in ("curl straight to S3", "curl via nginx", "curl multipart", "libraries only") if os.path.exists(f"{w}/rate-{p}")]:
+for peer in peers:
     print(f"ratio to {peer + ':':22s}", ", ".join(f"{g} {rate(g) / rate(peer):.2f}" for g in gateways))
 PY
 }
@@ -106,8 +108,8 @@ for spool in true false; do
   cmp -s "$work/big.mp3" "$work/s3/bench/$account/big-$spool.mp3" || echo "  STORED OBJECT DIFFERS"
   stop_serve
 done
+peers=("curl straight to S3" "curl via nginx" "curl multipart")
 ratios "gateway spool=true" "gateway spool=false"
-rm -f "$work/rate-curl multipart" # the small stores have no such peer
 rm -f "$work"/s3/bench/*-big.mp3 "$work/s3/bench/$account"/big-*.mp3
 
 # Each run's objects are removed before the next, so that none finds rclone's directory fuller than another did.
@@ -134,11 +136,12 @@ passthrough_port=$(free_port)
   >"$work/passthrough.log" 2>&1 &
 passthrough_pid=$!
 pids+=("$passthrough_pid")
-for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$passthrough_port") 2>/dev/null && break || sleep 0.1; done
+wait_for_port "$passthrough_port"
 small_stores "libraries only" passthrough-small- "http://127.0.0.1:$passthrough_port/bench/passthrough-small-" \
   "$count" "$in_flight" "${sigv4[@]}" --expect100-timeout 0.001
 kill "$passthrough_pid" && wait "$passthrough_pid" || true
 passthrough_pid=""
 start_serve true
 small_stores "gateway" "$account/small-" "http://127.0.0.1:$port/k/$token/$account/small-" "$count" "$in_flight"
+peers=("curl straight to S3" "curl via nginx" "libraries only")
 ratios "gateway"

@@ -61,7 +61,7 @@ public final class DirectWrites {
     private var released = false
 
     /// `O_DIRECT` is off again: the filesystem took the flag but refused a direct write (`EINVAL`), so the rest
-    /// goes through the page cache, or `finish` wrote the last bytes.
+    /// goes through the page cache.
     var refused: Bool { behind.refused }
 
     /// What `begin` did.
@@ -132,7 +132,6 @@ public final class DirectWrites {
         defer { release() }
         try behind.wait()
         guard Self.setDirect(descriptor, false) else { throw WriteFailure(errno: errno) }
-        behind.refused = true
         try writeFully(descriptor, [UnsafeRawBufferPointer(start: fillingHalf, count: staged)], at: offset)
     }
 
@@ -166,7 +165,7 @@ final class WriteBehind: @unchecked Sendable {
     private var running = false
     private var failure: WriteFailure?
     /// `O_DIRECT` is off: every write from now on goes through the page cache.
-    var refused = false
+    private(set) var refused = false
 
     init(descriptor: Int32) {
         self.descriptor = descriptor
@@ -175,8 +174,8 @@ final class WriteBehind: @unchecked Sendable {
     /// Writes `bytes` (which must stay as they are until `wait` returns) at `offset`, behind.
     func start(_ bytes: UnsafeRawBufferPointer, at offset: Int) {
         running = true
-        let pieces = UnsafePieces(bytes: bytes)
-        queue.async(group: group) { self.write(pieces.bytes, at: offset) }
+        let handed = UnsafeBytes(bytes: bytes)
+        queue.async(group: group) { self.write(handed.bytes, at: offset) }
     }
 
     /// Waits until the write behind (if any) is done; throws the first failure of any write since `init`.
@@ -200,7 +199,7 @@ final class WriteBehind: @unchecked Sendable {
     }
 
     /// A buffer handed to the queue: its owner keeps it unchanged until `wait` returns.
-    private struct UnsafePieces: @unchecked Sendable {
+    private struct UnsafeBytes: @unchecked Sendable {
         let bytes: UnsafeRawBufferPointer
     }
 }
