@@ -59,6 +59,9 @@ struct GatewayConfigValidationTests {
         #expect(message(#"{"parallel_parts": "four"}"#).contains("parallel_parts"))
         #expect(message(#"{"log_level": "loud"}"#).contains("log_level"))
         #expect(message(#"{"max_request_bytes": 1000}"#).isEmpty)
+        #expect(message(#"{"queue_history_days": 0}"#).contains("queue_history_days"))
+        #expect(message(#"{"queue_history_days": 100000}"#).contains("queue_history_days"))
+        #expect(message(#"{"queue_history_days": 1}"#).isEmpty)
     }
 
     @Test func databaseURLsAreReadWithTheirTLSAndSocketAndNeverShowTheirPassword() throws {

@@ -208,4 +208,37 @@ struct RecordingLedgerTests {
             #expect(ledger.isWaitingInSpool(accountId: Self.account, key: "rec/a.mp3"))
         }
     }
+
+    @Test func storedRowsPastTheirHistoryAreForgottenInBatchesAndWaitingOnesStay() async throws {
+        // Time is 30 days and one hour after start: rows S3 took at start are past a 30-day history.
+        let later = Self.start.addingTimeInterval(30 * 86_400 + 3600)
+        let now: @Sendable () -> Date = { later }
+        try await Self.with(now: now) { ledger, storage in
+            var old: [QueuedUpload] = []
+            for index in 0..<7 { old.append(try await Self.spool(ledger, "old\(index).mp3")) }
+            let recent = try await Self.spool(ledger, "recent.mp3")
+            let waiting = try await Self.spool(ledger, "waiting.mp3")
+            for entry in old + [recent] {
+                let id = try #require(entry.id)
+                _ = try await storage.claim(id, now: Self.start)
+                let replayedAt = entry.id == recent.id ? later.addingTimeInterval(-86_400) : Self.start
+                try await storage.markStored(id, indexing: Self.object(entry), now: replayedAt)
+            }
+            #expect(try await ledger.forgetStored(olderThan: 30 * 86_400, batch: 3) == 7, "three batches: 3, 3 and 1")
+            #expect(try await storage.uploads().compactMap(\.id) == [recent.id, waiting.id].compactMap { $0 })
+
+            // The service does the same with the configured days, and logs what it forgot.
+            let log = CapturedLog()
+            try await storage.markStored(try #require(recent.id), indexing: Self.object(recent), now: Self.start)
+            await QueueHistoryPruner(ledger: ledger, historyDays: 30, logger: log.logger).prune()
+            #expect(try await storage.uploads().compactMap(\.id) == [waiting.id].compactMap { $0 })
+            #expect(log.all.contains { $0.contains("rows=1") && $0.contains("days=30") })
+            await QueueHistoryPruner(ledger: ledger, historyDays: 31, logger: log.logger).prune()
+            #expect(try await storage.upload(try #require(waiting.id))?.state == .pending)
+
+            // Recovery lists the waiting recording (it reads only rows not yet stored).
+            _ = try await ledger.recover()
+            #expect(ledger.isWaitingInSpool(accountId: Self.account, key: "rec/waiting.mp3"))
+        }
+    }
 }

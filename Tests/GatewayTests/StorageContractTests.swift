@@ -341,4 +341,33 @@ struct StorageContractTests {
         #expect(try await queue.upload(id) == nil)
         #expect(try await queue.uploads(state: nil, accountId: nil, limit: 1).isEmpty)
     }
+
+    @Test(arguments: StorageKind.allCases)
+    func storedRowsAreForgottenOldestFirstAndWaitingOnesNever(_ kind: StorageKind) async throws {
+        let queue = try await kind.make()
+        let start = Self.start
+        // Five rows S3 took at start+10 ... start+50; an old pending row and an old failed one beside them.
+        var stored: [Int64] = []
+        for index in 1...5 {
+            let row = try await Self.enqueue(queue, "s\(index)", account: Self.first, lastError: nil, at: start)
+            let id = try #require(row.id)
+            _ = try await queue.claim(id, now: start)
+            try await queue.markStored(id, indexing: Self.object("s\(index)"), now: start.addingTimeInterval(Double(index) * 10))
+            stored.append(id)
+        }
+        let pending = try await Self.enqueue(queue, "p", account: Self.first, lastError: nil, at: start.addingTimeInterval(-86_400))
+        let failed = try await Self.enqueue(queue, "f", account: Self.second, lastError: nil, at: start.addingTimeInterval(-86_400))
+        try await queue.markFailed(try #require(failed.id), reason: "spool file failed its integrity check", now: start)
+        #expect(try await queue.waitingUploads().map(\.objectKey) == ["p", "f"])
+
+        let cutoff = start.addingTimeInterval(45)
+        #expect(try await queue.forgetStored(before: cutoff, limit: 3) == 3, "the oldest three of the four before the cutoff")
+        #expect(try await queue.uploads(state: .stored).compactMap(\.id) == Array(stored.suffix(2)))
+        #expect(try await queue.forgetStored(before: cutoff, limit: 3) == 1)
+        #expect(try await queue.forgetStored(before: cutoff, limit: 3) == 0)
+        #expect(try await queue.uploads(state: .stored).compactMap(\.id) == [stored[4]], "the one after the cutoff stays")
+        #expect(try await queue.forgetStored(before: start.addingTimeInterval(86_400), limit: 10) == 1)
+        #expect(try await queue.uploads().compactMap(\.id) == [pending.id, failed.id].compactMap { $0 }, "waiting rows are never forgotten")
+        #expect(try await queue.longestStoredPrefix(accountId: Self.first, segments: ["s1"]) != nil, "the object index keeps its rows")
+    }
 }

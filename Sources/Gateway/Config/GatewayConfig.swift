@@ -66,6 +66,8 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
     /// First backoff ceiling of a queued upload; doubles per attempt up to `replayMaxDelaySeconds` (full jitter).
     public var replayBaseDelaySeconds: Double = 5
     public var replayMaxDelaySeconds: Double = 3600
+    /// Queue rows of recordings S3 took from the spool are kept this many days (`queue list`), then deleted.
+    public var queueHistoryDays: Int = 30
     /// `HOST:PORT` of the admin listener (`/metrics`, the admin API); keep it on loopback or a private network.
     public var adminListen: String = "127.0.0.1:8081"
     /// Bearer token for the admin API (`RG_ADMIN_TOKEN` in the environment takes precedence); none: the API is closed.
@@ -112,6 +114,7 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         case replayConcurrencyPerAccount = "replay_concurrency_per_account"
         case replayBaseDelaySeconds = "replay_base_delay_seconds"
         case replayMaxDelaySeconds = "replay_max_delay_seconds"
+        case queueHistoryDays = "queue_history_days"
         case adminListen = "admin_listen"
         case adminToken = "admin_token"
         case logFormat = "log_format"
@@ -154,6 +157,7 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         config.replayConcurrencyPerAccount = try container.decodeIfPresent(Int.self, forKey: .replayConcurrencyPerAccount)
         try read(.replayBaseDelaySeconds, into: &config.replayBaseDelaySeconds)
         try read(.replayMaxDelaySeconds, into: &config.replayMaxDelaySeconds)
+        try read(.queueHistoryDays, into: &config.queueHistoryDays)
         try read(.adminListen, into: &config.adminListen)
         config.adminToken = try container.decodeIfPresent(String.self, forKey: .adminToken)
         try read(.logFormat, into: &config.logFormat)
@@ -274,6 +278,7 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
         guard replayBaseDelaySeconds > 0, replayMaxDelaySeconds >= replayBaseDelaySeconds else {
             throw ConfigError("replay_base_delay_seconds must be above 0 and replay_max_delay_seconds at least as large")
         }
+        guard queueHistoryDays >= 1 else { throw ConfigError("queue_history_days must be at least 1") }
         guard ["text", "json"].contains(logFormat) else { throw ConfigError("log_format must be \"text\" or \"json\"") }
         guard LogSetup.level(logLevel) != nil else {
             throw ConfigError("log_level must be one of trace, debug, info, notice, warning, error, critical")
@@ -321,6 +326,7 @@ public struct GatewayConfig: Sendable, Equatable, Codable {
             ("spool_quota_bytes", spoolQuotaBytes, 1 << 50),
             ("replay_concurrency", replayConcurrency, 10_000),
             ("replay_concurrency_per_account", replayConcurrencyPerAccount, 10_000),
+            ("queue_history_days", queueHistoryDays, 36_500),
         ]
         for (key, value, limit) in counts {
             if let value, value > limit { throw ConfigError("\(key) must be at most \(limit)") }

@@ -25,6 +25,9 @@ public protocol UploadQueueStorage: Sendable {
     /// Makes pending and failed rows due now (one row, an account's, or all) and resumes their accounts.
     func retryNow(id: Int64?, accountId: String?, now: Date) async throws -> Int
     func delete(_ id: Int64) async throws
+    /// Deletes up to `limit` `stored` rows (any node's) last changed before `cutoff`, oldest first; returns
+    /// how many. Rows still waiting are never touched.
+    func forgetStored(before cutoff: Date, limit: Int) async throws -> Int
     /// A dead node's rows whose spool files are now in this node's spool (`spoolFiles`) become this node's,
     /// pending and due now, with their index rows; returns how many. (One node on SQLite: nothing to adopt.)
     func adopt(fromNode: String, spoolFiles: Set<String>, now: Date) async throws -> Int
@@ -43,6 +46,8 @@ public protocol UploadQueueStorage: Sendable {
     func upload(_ id: Int64) async throws -> QueuedUpload?
     /// Rows oldest first, at most `limit` of them.
     func uploads(state: QueuedUpload.State?, accountId: String?, limit: Int?) async throws -> [QueuedUpload]
+    /// Rows not yet stored (pending, uploading or failed), every node's, oldest first.
+    func waitingUploads() async throws -> [QueuedUpload]
     /// Spool file names a row not yet stored refers to (files without one were never acknowledged).
     func referencedSpoolFiles() async throws -> Set<String>
     func queueSnapshot(now: Date) async throws -> QueueSnapshot

@@ -257,7 +257,7 @@ public final class RecordingLedger: Sendable {
     /// spool files of that node's waiting rows that are not here (not adopted; still that node's).
     public func adopt(fromNode node: String) async throws -> (adopted: Int, missing: [String]) {
         let present = Set(Spool.spoolFiles(in: spool.settings.directory))
-        let waiting = try await queue.uploads(state: nil, accountId: nil, limit: nil).filter { $0.nodeId == node && $0.state != .stored }
+        let waiting = try await queue.waitingUploads().filter { $0.nodeId == node }
         let adopted = try await queue.adopt(fromNode: node, spoolFiles: present, now: now())
         replaysDue.signal()
         return (adopted, waiting.map(\.spoolFile).filter { !present.contains($0) }.sorted())
@@ -280,13 +280,24 @@ public final class RecordingLedger: Sendable {
         // This node's rows (several gateways share the queue; each spool holds its own node's files).
         let referenced = try await queue.referencedSpoolFiles()
         let unreferenced = spool.removeUnreferenced(keeping: referenced)
-        for entry in try await queue.uploads(state: nil, accountId: nil, limit: nil)
-        where entry.state != .stored && referenced.contains(entry.spoolFile) {
+        for entry in try await queue.waitingUploads() where referenced.contains(entry.spoolFile) {
             waiting.mark(accountId: entry.accountId, key: entry.objectKey, SpoolWaitingList.Waiting(file: entry.spoolFile, size: entry.size))
             // Rows left from before the start may be waiting out a backoff: the first recording S3 takes ends it.
             holdBack(entry.accountId)
         }
         return (interrupted, unreferenced)
+    }
+
+    /// stored rows' history: rows S3 took more than `age` ago are deleted, `batch` per transaction (so
+    /// stores and replays wait at most one batch for the database); returns how many.
+    func forgetStored(olderThan age: TimeInterval, batch: Int = 1000) async throws -> Int {
+        let cutoff = now().addingTimeInterval(-age)
+        var forgotten = 0
+        while true {
+            let deleted = try await queue.forgetStored(before: cutoff, limit: batch)
+            forgotten += deleted
+            if deleted < batch { return forgotten }
+        }
     }
 
     // MARK: Fetches of recordings still in the spool

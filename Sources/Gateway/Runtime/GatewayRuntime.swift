@@ -48,8 +48,8 @@ public struct GatewayRuntime: Sendable {
         try ConnectionCheck.forAccount(accountId, in: directory)
     }
 
-    /// The services `serve` runs: the server, the admin listener, the account poller, the allocator's trim and the
-    /// replay worker.
+    /// The services `serve` runs: the server, the admin listener, the account poller, the allocator's trim, the
+    /// queue history's pruning and the replay worker.
     func services(
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in },
         onAdminRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
@@ -83,6 +83,7 @@ public struct GatewayRuntime: Sendable {
             ),
             AccountDirectoryRefresher(directory: directory),
             FreeMemoryReturner(parts: memory.parts),
+            QueueHistoryPruner(ledger: ledger, historyDays: config.queueHistoryDays, logger: logger),
             ReplayWorker(
                 replayer: replayer,
                 limits: ReplayLimits(concurrency: config.replayConcurrency, perAccount: config.replayPerAccount),

@@ -191,6 +191,16 @@ extension PostgresDatabase {
         try await execute("DELETE FROM upload_queue WHERE id = \(id)")
     }
 
+    public func forgetStored(before cutoff: Date, limit: Int) async throws -> Int {
+        try await rows(
+            """
+            DELETE FROM upload_queue WHERE id IN
+            (SELECT id FROM upload_queue WHERE state = 'stored' AND updated_at < \(cutoff) ORDER BY updated_at LIMIT \(limit))
+            RETURNING id
+            """
+        ) { row in try row[0].decode(Int64.self) }.count
+    }
+
     public func pause(accountId: String, reason: String, registryRevision: Int?, probes: Int, nextProbeAt: Date, now: Date) async throws -> Bool {
         try await transaction { [self] connection in
             if let registryRevision {
@@ -254,6 +264,10 @@ extension PostgresDatabase {
             """,
             Self.queuedUpload
         )
+    }
+
+    public func waitingUploads() async throws -> [QueuedUpload] {
+        try await rows("SELECT \(unescaped: Self.queueColumns) FROM upload_queue WHERE state <> 'stored' ORDER BY id", Self.queuedUpload)
     }
 
     public func referencedSpoolFiles() async throws -> Set<String> {

@@ -142,6 +142,19 @@ extension SQLiteDatabase {
         _ = try writeNow { db in try QueuedUpload.deleteOne(db, key: id) }
     }
 
+    public func forgetStored(before cutoff: Date, limit: Int) async throws -> Int {
+        try writeNow { db in
+            try db.execute(
+                sql: """
+                    DELETE FROM upload_queue WHERE id IN
+                    (SELECT id FROM upload_queue WHERE state = 'stored' AND updated_at < ? ORDER BY updated_at LIMIT ?)
+                    """,
+                arguments: [cutoff, limit]
+            )
+            return db.changesCount
+        }
+    }
+
     public func pause(accountId: String, reason: String, registryRevision: Int?, probes: Int, nextProbeAt: Date, now: Date) async throws -> Bool {
         try writeNow { db in
             if let registryRevision {
@@ -194,6 +207,12 @@ extension SQLiteDatabase {
             request = request.order(Column("id"))
             if let limit { request = request.limit(limit) }
             return try request.fetchAll(db)
+        }
+    }
+
+    public func waitingUploads() async throws -> [QueuedUpload] {
+        try readNow { db in
+            try QueuedUpload.filter(Column("state") != QueuedUpload.State.stored.rawValue).order(Column("id")).fetchAll(db)
         }
     }
 
