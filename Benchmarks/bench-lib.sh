@@ -77,10 +77,12 @@ CONF
   wait_for_port "$nginx_port"
 }
 
-stop_nginx() {
-  kill "$nginx_pid"
-  wait "$nginx_pid" || true
-  nginx_pid=""
+# Stops the process whose pid the variable named $1 holds (nginx_pid, passthrough_pid) and empties the variable.
+stop_process() {
+  local pid=${!1}
+  kill "$pid"
+  wait "$pid" || true
+  printf -v "$1" '%s' ""
 }
 
 # Waits until something listens on 127.0.0.1:$1.

@@ -97,7 +97,7 @@ echo "== one store of $size_mib MiB"
 one_store "curl straight to S3" "${sigv4[@]}" "$direct/direct-big.mp3"
 start_nginx "127.0.0.1:$s3_port"
 one_store "curl via nginx" "${sigv4[@]}" "http://127.0.0.1:$nginx_port/bench/nginx-big.mp3"
-stop_nginx
+stop_process nginx_pid
 curl_multipart "curl multipart"
 for name in direct nginx multipart; do
   cmp -s "$work/big.mp3" "$work/s3/bench/$name-big.mp3" || echo "  STORED OBJECT DIFFERS ($name)"
@@ -126,7 +126,7 @@ echo "== $count stores of 1 MiB, $in_flight in flight"
 small_stores "curl straight to S3" direct-small- "$direct/direct-small-" "$count" "$in_flight" "${sigv4[@]}"
 start_nginx "127.0.0.1:$s3_port"
 small_stores "curl via nginx" nginx-small- "http://127.0.0.1:$nginx_port/bench/nginx-small-" "$count" "$in_flight" "${sigv4[@]}"
-stop_nginx
+stop_process nginx_pid
 # The gateway's own libraries passing the stores on and nothing else (Benchmarks/Benchmarks/Passthrough): what
 # Hummingbird and AsyncHTTPClient cost per store here, before the gateway's own work. It does not answer
 # `Expect: 100-continue` (which curl sends for 1 MiB), so curl does not wait for the answer.
@@ -139,8 +139,7 @@ pids+=("$passthrough_pid")
 wait_for_port "$passthrough_port"
 small_stores "libraries only" passthrough-small- "http://127.0.0.1:$passthrough_port/bench/passthrough-small-" \
   "$count" "$in_flight" "${sigv4[@]}" --expect100-timeout 0.001
-kill "$passthrough_pid" && wait "$passthrough_pid" || true
-passthrough_pid=""
+stop_process passthrough_pid
 start_serve true
 small_stores "gateway" "$account/small-" "http://127.0.0.1:$port/k/$token/$account/small-" "$count" "$in_flight"
 peers=("curl straight to S3" "curl via nginx" "libraries only")

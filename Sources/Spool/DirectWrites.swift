@@ -188,13 +188,16 @@ final class WriteBehind: @unchecked Sendable {
     }
 
     private func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) {
+        do { try writeOrFallBack(bytes, at: offset) } catch { failure = error }
+    }
+
+    /// Writes `bytes` at `offset`; a direct write the filesystem refuses is made through the page cache.
+    private func writeOrFallBack(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(WriteFailure) {
         do {
             try writeFully(descriptor, [bytes], at: offset)
         } catch  where error.errno == EINVAL && !refused && DirectWrites.setDirect(descriptor, false) {
             refused = true
-            do { try writeFully(descriptor, [bytes], at: offset) } catch { failure = error }
-        } catch {
-            failure = error
+            try writeFully(descriptor, [bytes], at: offset)
         }
     }
 

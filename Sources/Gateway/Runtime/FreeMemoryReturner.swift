@@ -14,12 +14,7 @@ struct FreeMemoryReturner: Service {
     var interval: Duration = .seconds(30)
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            } catch {
-                return
-            }
+        await repeatEvery(interval) {
             parts.dropSpares(keptBefore: .now - interval)
             AllocatorTuning.returnFreeMemory()
         }

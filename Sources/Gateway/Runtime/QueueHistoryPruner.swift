@@ -20,14 +20,8 @@ struct QueueHistoryPruner: Service {
     }
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            await prune()
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            } catch {
-                return
-            }
-        }
+        await prune()
+        await repeatEvery(interval) { await prune() }
     }
 
     /// One pass; a database that fails is logged and tried again at the next one.
